@@ -28,7 +28,7 @@ Examples
 >>> tok.count("hello world")
 2
 >>> tok.count_batch(["hello world", "tokens 🙂"]).tolist()
-[2, 3]
+[2, 2]
 """
 
 from __future__ import annotations
