@@ -1,0 +1,1 @@
+"""Pure numeric detectors: windows, percentiles, drift tests, River wrappers, accuracy."""
