@@ -1,0 +1,44 @@
+"""Model registry and experiment tracker on Redis.
+
+>>> from registry import Stage
+>>> Stage.parse("staging").value
+'staging'
+"""
+
+from registry.errors import (
+    DuplicateVersion,
+    ExperimentNotFound,
+    IllegalTransition,
+    ModelNotFound,
+    NoPreviousVersion,
+    QualityGateFailed,
+    RegistryError,
+    RegistryUnavailable,
+    RunNotActive,
+    RunNotFound,
+    VersionNotFound,
+)
+from registry.model_registry import ModelRegistry
+from registry.models import Experiment, ModelVersion, Run, Transition
+from registry.stages import ALLOWED_TRANSITIONS, Stage
+
+__all__ = [
+    "ModelRegistry",
+    "Stage",
+    "ALLOWED_TRANSITIONS",
+    "ModelVersion",
+    "Transition",
+    "Experiment",
+    "Run",
+    "RegistryError",
+    "ModelNotFound",
+    "VersionNotFound",
+    "ExperimentNotFound",
+    "RunNotFound",
+    "DuplicateVersion",
+    "IllegalTransition",
+    "NoPreviousVersion",
+    "QualityGateFailed",
+    "RunNotActive",
+    "RegistryUnavailable",
+]
