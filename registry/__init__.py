@@ -19,11 +19,16 @@ from registry.errors import (
     VersionNotFound,
 )
 from registry.model_registry import ModelRegistry
+from registry.tracker import ActiveRun, ExperimentComparison, ExperimentTracker, GridSearchResult
 from registry.models import Experiment, ModelVersion, Run, Transition
 from registry.stages import ALLOWED_TRANSITIONS, Stage
 
 __all__ = [
     "ModelRegistry",
+    "ExperimentTracker",
+    "ActiveRun",
+    "ExperimentComparison",
+    "GridSearchResult",
     "Stage",
     "ALLOWED_TRANSITIONS",
     "ModelVersion",
