@@ -1,0 +1,312 @@
+"""PredictionPublisher: the SDK a model server uses to publish one event per prediction.
+
+Events are validated before anything is sent, grouped per model into batch envelopes (bounded by
+event count, bytes and linger time), keyed by model, and produced by an idempotent
+confluent-kafka producer.  Delivery failures reach the ``on_delivery_error`` callback and the
+counters in :attr:`PredictionPublisher.stats`; after a fatal producer error (for example an
+idempotent producer stuck after a broker restart) the producer is recreated and the envelopes
+that were in flight are counted as failed and reported, never silently dropped.
+
+Examples
+--------
+Nothing is sent when an event is invalid::
+
+    with PredictionPublisher("kafka://127.0.0.1:9092") as pub:
+        pub.track_prediction("tok-counter", "1.2.0", prediction=41.0, latency_ms=12.5,
+                             features={"lang": "en", "chars": 164})
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import msgspec
+
+from streams import records
+from streams.errors import ContractError, PublishError
+from streams.records import MAX_BATCH_EVENTS, MAX_MESSAGE_BYTES, PredictionEvent
+from streams.settings import Settings
+from streams.topics import PREDICTIONS, topic_name
+
+log = logging.getLogger(__name__)
+
+_ENVELOPE_HEAD = b'{"v":1,"batch":['
+_ENVELOPE_TAIL = b"]}"
+
+
+@dataclass
+class PublisherStats:
+    events_accepted: int = 0  # validated and buffered
+    events_delivered: int = 0  # acknowledged by the broker
+    events_failed: int = 0  # reported failed (callback called)
+    messages_sent: int = 0
+    producer_recreated: int = 0
+    errors: list[str] = field(default_factory=list)  # the last few delivery errors
+
+
+class _Buffer:
+    __slots__ = ("parts", "nbytes", "first_at")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.nbytes = 0
+        self.first_at = 0.0
+
+
+class PredictionPublisher:
+    """Validate, batch and publish prediction events.
+
+    Parameters
+    ----------
+    kafka
+        ``kafka://host:port[,…]``, a bootstrap string ``host:port``, or None for the settings
+        (``PREDWATCH_KAFKA``; ``embedded`` is resolved to the shared or a new local broker).
+    settings
+        Settings to use instead of the environment.
+    envelopes
+        Send batch envelopes (default).  False sends one message per event.
+    max_batch_events, max_batch_bytes, linger_ms
+        Bounds of one envelope: it is sent when any is reached.
+    on_delivery_error
+        Called as ``f(model, n_events, error_text)`` from the publisher's thread for every
+        message the broker did not acknowledge.
+    """
+
+    def __init__(self, kafka: str | None = None, *, settings: Settings | None = None, envelopes: bool = True,
+                 max_batch_events: int = 5000, max_batch_bytes: int = 900_000, linger_ms: float = 50.0,
+                 on_delivery_error: Callable[[str, int, str], None] | None = None,
+                 producer_config: Mapping[str, Any] | None = None, create_topics: bool = True) -> None:
+        if not 1 <= max_batch_events <= MAX_BATCH_EVENTS:
+            raise ValueError(f"max_batch_events must be in [1, {MAX_BATCH_EVENTS}], got {max_batch_events!r}")
+        if not 1024 <= max_batch_bytes <= MAX_MESSAGE_BYTES - 64:
+            raise ValueError(f"max_batch_bytes must be in [1024, {MAX_MESSAGE_BYTES - 64}], got {max_batch_bytes!r}")
+        if not 0 <= linger_ms <= 60_000:
+            raise ValueError(f"linger_ms must be in [0, 60000], got {linger_ms!r}")
+        settings = settings or Settings.from_env()
+        if kafka is not None:
+            settings = settings.replace(kafka=kafka if kafka.startswith(("kafka://", "embedded")) else f"kafka://{kafka}")
+        if settings.kafka_is_embedded:
+            from streams.embedded import resolve
+
+            settings, self._owned_services = resolve(settings.replace(redis="redis://unused"))
+        else:
+            self._owned_services = None
+        self.settings = settings
+        self.topic = topic_name(settings, PREDICTIONS)
+        if create_topics:
+            from streams.topics import ensure_topics
+
+            ensure_topics(settings, (PREDICTIONS,))
+        self.envelopes = envelopes
+        self.max_batch_events = max_batch_events
+        self.max_batch_bytes = max_batch_bytes
+        self.linger_s = linger_ms / 1000.0
+        self.on_delivery_error = on_delivery_error
+        self.stats = PublisherStats()
+        self._conf = {
+            **settings.confluent_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": MAX_MESSAGE_BYTES + 4096,
+            "queue.buffering.max.kbytes": 256 * 1024,
+            **(producer_config or {}),
+        }
+        self._lock = threading.RLock()
+        self._buffers: dict[str, _Buffer] = {}
+        self._valid_ids: set[tuple[str, str]] = set()
+        self._producer = self._new_producer()
+        self._closed = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._background, name="predwatch-publisher", daemon=True)
+        self._thread.start()
+
+    # --- public API ------------------------------------------------------------------------------
+
+    def track_prediction(self, model: str, version: str, prediction: float, latency_ms: float,
+                         ground_truth: float | None = None, features: Mapping[str, Any] | None = None,
+                         event_id: str | None = None, ts: float | None = None) -> str:
+        """Validate and queue one prediction event; returns its ``event_id``."""
+        event_id = event_id or records.new_event_id()
+        ts = time.time() if ts is None else ts
+        if (model, version) not in self._valid_ids or not _fast_ok(prediction, latency_ms, ground_truth, ts, event_id):
+            # the thorough path names every problem; afterwards the pair is known good
+            event = records.make_event(kind="prediction", model=model, version=version, prediction=prediction,
+                                       latency_ms=latency_ms, ground_truth=ground_truth,
+                                       features=dict(features) if features else None, event_id=event_id, ts=ts)
+            self._valid_ids.add((model, version))
+            self._append(model, records.encode(event))
+            return event_id
+        event = PredictionEvent(event_id=event_id, model=model, version=version, ts=ts, latency_ms=latency_ms,
+                                prediction=prediction, ground_truth=ground_truth,
+                                features=dict(features) if features else {})
+        self._append(model, records.encode(event))
+        return event_id
+
+    def track_feedback(self, model: str, version: str, event_id: str, ground_truth: float,
+                       ts: float | None = None) -> str:
+        """Queue late ground truth for the earlier prediction ``event_id``."""
+        event = records.make_event(kind="feedback", model=model, version=version, event_id=event_id,
+                                   ground_truth=ground_truth, ts=time.time() if ts is None else ts)
+        self._append(model, records.encode(event))
+        return event_id
+
+    def publish_many(self, events: Iterable[PredictionEvent | Mapping[str, Any]]) -> int:
+        """Validate every event first, then queue them all; returns how many were queued.
+
+        A ContractError (naming the index of the bad event) queues nothing.
+        """
+        checked: list[PredictionEvent] = []
+        for i, item in enumerate(events):
+            try:
+                if isinstance(item, PredictionEvent):
+                    event = msgspec.convert(msgspec.to_builtins(item), PredictionEvent) if item.v == 1 else None
+                    if event is None:
+                        raise ContractError([("v", item.v, "1")], reason="unsupported_version")
+                else:
+                    event = records.make_event(**dict(item))
+            except ContractError as exc:
+                raise ContractError([(f"events[{i}].{f}", v, a) for f, v, a in exc.problems], reason=exc.reason) from None
+            except msgspec.ValidationError as exc:
+                raise ContractError([(f"events[{i}]", item, str(exc))]) from None
+            checked.append(event)
+        for event in checked:
+            self._append(event.model, records.encode(event))
+        return len(checked)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Send every buffered envelope and wait for acknowledgements; returns messages still in flight."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            for model in list(self._buffers):
+                self._send(model)
+            producer = self._producer
+        remaining = producer.flush(max(0.0, deadline - time.monotonic()))
+        return remaining
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush and stop; raises PublishError if messages could not be delivered in time."""
+        if self._closed:
+            return
+        remaining = self.flush(timeout)
+        self._closed = True
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self._owned_services is not None:
+            self._owned_services.stop()
+        if remaining:
+            raise PublishError(f"{remaining} message(s) not acknowledged within {timeout}s")
+
+    def __enter__(self) -> "PredictionPublisher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _append(self, model: str, data: bytes) -> None:
+        if self._closed:
+            raise PublishError("publisher is closed")
+        with self._lock:
+            self.stats.events_accepted += 1
+            if not self.envelopes:
+                self._produce(model, data, 1)
+                return
+            buf = self._buffers.get(model)
+            if buf is None:
+                buf = self._buffers[model] = _Buffer()
+            if buf.parts and buf.nbytes + len(data) + 1 > self.max_batch_bytes:
+                self._send(model)
+                buf = self._buffers[model] = _Buffer()
+            if not buf.parts:
+                buf.first_at = time.monotonic()
+            buf.parts.append(data)
+            buf.nbytes += len(data) + 1
+            if len(buf.parts) >= self.max_batch_events:
+                self._send(model)
+
+    def _send(self, model: str) -> None:
+        buf = self._buffers.pop(model, None)
+        if buf is None or not buf.parts:
+            return
+        payload = _ENVELOPE_HEAD + b",".join(buf.parts) + _ENVELOPE_TAIL
+        self._produce(model, payload, len(buf.parts))
+
+    def _produce(self, model: str, payload: bytes, n: int) -> None:
+        def on_delivery(err: Any, msg: Any, _model: str = model, _n: int = n) -> None:
+            if err is None:
+                self.stats.events_delivered += _n
+            else:
+                self._failed(_model, _n, str(err))
+                if err.fatal():
+                    self._fatal = True
+
+        while True:
+            try:
+                self._producer.produce(self.topic, payload, key=model.encode(), on_delivery=on_delivery)
+                self.stats.messages_sent += 1
+                return
+            except BufferError:
+                self._producer.poll(0.005)
+
+    def _failed(self, model: str, n: int, error: str) -> None:
+        self.stats.events_failed += n
+        self.stats.errors = (self.stats.errors + [error])[-10:]
+        log.warning("delivery of %d event(s) of model %s failed: %s", n, model, error)
+        if self.on_delivery_error is not None:
+            try:
+                self.on_delivery_error(model, n, error)
+            except Exception:  # a user callback must not kill the publisher thread
+                log.exception("on_delivery_error callback raised")
+
+    _fatal = False
+
+    def _new_producer(self):
+        from confluent_kafka import Producer
+
+        def on_error(err: Any) -> None:
+            if err.fatal():
+                log.error("fatal producer error: %s; the producer will be recreated", err)
+                self._fatal = True
+
+        return Producer({**self._conf, "error_cb": on_error})
+
+    def _recreate(self) -> None:
+        with self._lock:
+            old = self._producer
+            self._fatal = False
+            self._producer = self._new_producer()
+            self.stats.producer_recreated += 1
+        # messages still queued in the old producer fail with a fatal error through their callbacks
+        old.purge(in_queue=True, in_flight=True)
+        old.flush(0)
+
+    def _background(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.02)
+            if self._fatal:
+                self._recreate()
+            if self.linger_s >= 0 and self._buffers:
+                now = time.monotonic()
+                with self._lock:
+                    for model, buf in list(self._buffers.items()):
+                        if buf.parts and now - buf.first_at >= self.linger_s:
+                            self._send(model)
+
+
+def _fast_ok(prediction: Any, latency_ms: Any, ground_truth: Any, ts: Any, event_id: Any) -> bool:
+    """True when the per-event numbers are plainly valid (the common case, checked cheaply)."""
+    try:
+        return (math.isfinite(prediction) and math.isfinite(latency_ms) and latency_ms >= 0 and ts > 0
+                and math.isfinite(ts) and (ground_truth is None or math.isfinite(ground_truth))
+                and type(event_id) is str and 0 < len(event_id) <= 128
+                and not isinstance(prediction, bool) and not isinstance(latency_ms, bool))
+    except TypeError:
+        return False
