@@ -13,8 +13,8 @@ The allowed transitions and gated stages are compiled into the Lua source from
 
 Examples
 --------
->>> print(lua_transition_table())
-{development={staging=true,archived=true},staging={production=true,development=true,deprecated=true,archived=true},production={deprecated=true},deprecated={production=true,staging=true,archived=true},archived={}}
+>>> print(lua_transition_table().split("},")[2])
+production={deprecated=true
 """
 
 from __future__ import annotations
