@@ -281,8 +281,10 @@ class HFTokenCounter:
     """
 
     def __init__(self, tokenizer, name: str) -> None:
-        if len(tokenizer) == 0:
-            raise TokenizerUnavailable(name, "the tokenizer has an empty vocabulary (missing vocab/merges files?)")
+        if _ordinary_vocab_size(tokenizer) == 0:
+            raise TokenizerUnavailable(
+                name, "the tokenizer has an empty vocabulary (only special tokens, if any): missing vocab/merges files?"
+            )
         self.tokenizer = tokenizer
         self.name = name
         self.source = "transformers"
@@ -302,6 +304,16 @@ class HFTokenCounter:
 
     def __repr__(self) -> str:
         return f"HFTokenCounter({self.name!r})"
+
+
+def _ordinary_vocab_size(tokenizer) -> int:
+    """Vocabulary entries that are not special tokens (``GPT2TokenizerFast`` built from empty
+    files has exactly one: ``<|endoftext|>``)."""
+    specials = set(getattr(tokenizer, "all_special_tokens", None) or ())
+    get_vocab = getattr(tokenizer, "get_vocab", None)
+    if get_vocab is None:
+        return max(0, len(tokenizer) - len(specials))
+    return sum(1 for token in get_vocab() if token not in specials)
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model", "spiece.model")
