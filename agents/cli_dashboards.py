@@ -7,7 +7,7 @@ group, e.g. ``dashboards_app.command("export")(dashboards_export)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -16,14 +16,15 @@ from streams.rules import default_rules, load_rules
 
 
 def dashboards_export(
-    dir: Path = typer.Argument(..., help="Output directory (created if needed)."),
-    rules: Optional[Path] = typer.Option(
-        None, "--rules", help="Rules YAML to translate to Prometheus rules (default: the shipped rules)."),
-    prometheus_url: str = typer.Option(PROMETHEUS_URL, help="URL Grafana uses to reach Prometheus."),
-    dashboards_mount: str = typer.Option(
-        DASHBOARDS_MOUNT, help="Where Grafana's container sees the dashboards/ folder."),
-    skip_untranslatable: bool = typer.Option(
-        False, help="Leave out rules on metrics Prometheus does not have instead of failing."),
+    dir: Annotated[Path, typer.Argument(help="Output directory (created if needed).")],
+    rules: Annotated[Path | None, typer.Option(
+        "--rules", help="Rules YAML to translate to Prometheus rules (default: the shipped rules).")] = None,
+    prometheus_url: Annotated[str, typer.Option(
+        help="URL Grafana uses to reach Prometheus.")] = PROMETHEUS_URL,
+    dashboards_mount: Annotated[str, typer.Option(
+        help="Where Grafana's container sees the dashboards/ folder.")] = DASHBOARDS_MOUNT,
+    skip_untranslatable: Annotated[bool, typer.Option(
+        help="Leave out rules on metrics Prometheus does not have instead of failing.")] = False,
 ) -> None:
     """Write Grafana dashboards JSON, provisioning files and Prometheus alerting rules to DIR."""
     rule_list = load_rules(rules) if rules is not None else default_rules()

@@ -22,8 +22,8 @@ Examples
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 from grafanalib._gen import DashboardEncoder

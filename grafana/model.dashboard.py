@@ -1,10 +1,8 @@
 """predwatch model: one (model, version) in detail, chosen with the `model` and `version` variables."""
 
-from streams import metric_names as mn
-
 from grafana.panels import (
     GREEN_RED,
-    dashboard as build,
+    build_dashboard,
     histogram_quantile,
     layout,
     query_variable,
@@ -14,6 +12,7 @@ from grafana.panels import (
     timeseries,
 )
 from grafana.promql import selector
+from streams import metric_names as mn
 
 UID = "predwatch-model"
 KEY = {"model": "$model", "version": "$version"}
@@ -29,7 +28,7 @@ def _drift_score(stat_name: str):
                       unit="none")
 
 
-dashboard = build(
+dashboard = build_dashboard(
     "predwatch / model",
     UID,
     layout([

@@ -1,10 +1,8 @@
 """predwatch overview: every model at once (throughput, p95, alerts firing, drift status, lag)."""
 
-from streams import metric_names as mn
-
 from grafana.panels import (
     GREEN_RED,
-    dashboard as build,
+    build_dashboard,
     histogram_quantile,
     layout,
     row,
@@ -13,11 +11,12 @@ from grafana.panels import (
     timeseries,
 )
 from grafana.promql import selector
+from streams import metric_names as mn
 
 UID = "predwatch-overview"
 P95 = selector(mn.PROM_LATENCY_QUANTILE, quantile="0.95")
 
-dashboard = build(
+dashboard = build_dashboard(
     "predwatch / overview",
     UID,
     layout([

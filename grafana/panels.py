@@ -1,7 +1,7 @@
 """Panel helpers shared by every ``grafana/*.dashboard.py`` module.
 
 A dashboard module lists rows of panels; :func:`layout` gives them grid positions and
-:func:`dashboard` assembles, numbers and tags them.  Queries are given as ``(expr, legend)`` pairs
+:func:`build_dashboard` assembles, numbers and tags them.  Queries are given as ``(expr, legend)`` pairs
 built with :mod:`grafana.promql` from the names of :mod:`streams.metric_names`.
 
 Examples
@@ -9,7 +9,7 @@ Examples
 >>> p = timeseries("Throughput", [("sum(rate(monitor_events_total[1m]))", "events/s")], unit="ops")
 >>> [t.refId for t in p.targets], p.targets[0].legendFormat
 (['A'], 'events/s')
->>> d = dashboard("T", "t-uid", layout([row("Traffic"), [p, p]]))
+>>> d = build_dashboard("T", "t-uid", layout([row("Traffic"), [p, p]]))
 >>> [(q.gridPos.x, q.gridPos.w, q.id) for q in d.panels]
 [(0, 24, 1), (0, 12, 2), (12, 12, 3)]
 """
@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 import string
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import attr
 from grafanalib.core import (
@@ -121,7 +121,7 @@ def query_variable(name: str, label: str, metric: str, *, depends_on: Sequence[s
     )
 
 
-def dashboard(title: str, uid: str, panels: list[Panel], *, description: str = "",
+def build_dashboard(title: str, uid: str, panels: list[Panel], *, description: str = "",
               variables: Sequence[Template] = ()) -> Dashboard:
     """A dashboard with the predwatch defaults, its panels numbered."""
     return Dashboard(

@@ -34,7 +34,8 @@ monitor_latency_quantile_seconds{model=~"tok-.*",quantile="0.95"} > 2
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 

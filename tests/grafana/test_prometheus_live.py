@@ -79,7 +79,7 @@ def prometheus(metrics_target, tmp_path_factory):
     }
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    log = open(work / "prometheus.log", "w")
+    log = open(work / "prometheus.log", "w")  # noqa: SIM115 - closed after the process ends
     proc = subprocess.Popen(
         [PROMETHEUS, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
