@@ -357,9 +357,9 @@ class _Calibrated:
         return self._nulls[n]
 
     def _judge(self, test: str, stat: float, p: float | None, fixed_thr: float, fixed_isf,
-               n: int, alpha: float) -> DriftResult:
+               n: int, alpha: float, null_n: int | None = None) -> DriftResult:
         if self.calibrate:
-            nm = self.null(n)[test]
+            nm = self.null(n if null_n is None else null_n)[test]
             value = abs(stat) if test == "zscore" else stat
             q = nm.sf(value)
             return DriftResult(test, stat, p, nm.isf(alpha), bool(q <= alpha), n, True, q, nm.isf)
@@ -447,10 +447,12 @@ class NumericDriftTest(_Calibrated):
         return {"ks": NullModel.fit("kolmogorov", d), "psi": NullModel.fit("gamma", psi),
                 "zscore": NullModel.fit("normal", z)}
 
-    def evaluate(self, window, alpha: float | None = None) -> dict[str, DriftResult]:
+    def evaluate(self, window, alpha: float | None = None, null_n: int | None = None) -> dict[str, DriftResult]:
         """``{"ks", "psi", "zscore"}`` results for one window (non-finite values dropped).
 
-        Verdicts at ``alpha`` (default ``self.alpha``), uncorrected; see :func:`holm`.
+        Verdicts at ``alpha`` (default ``self.alpha``), uncorrected; see :func:`holm`.  ``null_n``
+        picks the window size the calibrated null is taken at (default: the window's size); a
+        smaller one gives a wider, conservative null and lets callers cache few sizes.
         """
         alpha = self.alpha if alpha is None else check_float("alpha", alpha, 0.0, 1.0,
                                                              lo_open=True, hi_open=True)
@@ -467,9 +469,10 @@ class NumericDriftTest(_Calibrated):
         z = float(_z(float(win.mean()), ref.mean, ref.std, n, m))
         pz = float(2 * special.ndtr(-abs(z)))
         return {
-            "ks": self._judge("ks", d, pk, 0.0, lambda a: _ks_asymp_isf(a, m, n), n, alpha),
-            "psi": self._judge("psi", psi, None, self.psi_threshold, None, n, alpha),
-            "zscore": self._judge("zscore", z, pz, 0.0, lambda a: float(-special.ndtri(a / 2)), n, alpha),
+            "ks": self._judge("ks", d, pk, 0.0, lambda a: _ks_asymp_isf(a, m, n), n, alpha, null_n),
+            "psi": self._judge("psi", psi, None, self.psi_threshold, None, n, alpha, null_n),
+            "zscore": self._judge("zscore", z, pz, 0.0, lambda a: float(-special.ndtri(a / 2)), n,
+                                  alpha, null_n),
         }
 
 
@@ -506,8 +509,9 @@ class CategoricalDriftTest(_Calibrated):
         return {"chi2": NullModel.fit("gamma", _chi2_stat(cr, cw)),
                 "psi": NullModel.fit("gamma", psi_from_counts(cr, cw))}
 
-    def evaluate(self, window_counts: Mapping[str, int], alpha: float | None = None) -> dict[str, DriftResult]:
-        """``{"chi2", "psi"}`` results for the window's category counts."""
+    def evaluate(self, window_counts: Mapping[str, int], alpha: float | None = None,
+                 null_n: int | None = None) -> dict[str, DriftResult]:
+        """``{"chi2", "psi"}`` results for the window's category counts (``null_n``: as numeric)."""
         alpha = self.alpha if alpha is None else check_float("alpha", alpha, 0.0, 1.0,
                                                              lo_open=True, hi_open=True)
         _, r, w = _align(self.reference.as_counts(), window_counts)
@@ -519,8 +523,9 @@ class CategoricalDriftTest(_Calibrated):
         p = float(special.chdtrc(dof, s)) if r.size > 1 else 1.0
         psi = psi_from_counts(r, w)
         return {
-            "chi2": self._judge("chi2", s, p, 0.0, lambda a: float(special.chdtri(dof, a)), n, alpha),
-            "psi": self._judge("psi", psi, None, self.psi_threshold, None, n, alpha),
+            "chi2": self._judge("chi2", s, p, 0.0, lambda a: float(special.chdtri(dof, a)), n, alpha,
+                                null_n),
+            "psi": self._judge("psi", psi, None, self.psi_threshold, None, n, alpha, null_n),
         }
 
 
