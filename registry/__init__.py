@@ -19,9 +19,9 @@ from registry.errors import (
     VersionNotFound,
 )
 from registry.model_registry import ModelRegistry
-from registry.tracker import ActiveRun, ExperimentComparison, ExperimentTracker, GridSearchResult
 from registry.models import Experiment, ModelVersion, Run, Transition
 from registry.stages import ALLOWED_TRANSITIONS, Stage
+from registry.tracker import ActiveRun, ExperimentComparison, ExperimentTracker, GridSearchResult
 
 __all__ = [
     "ModelRegistry",

@@ -505,7 +505,8 @@ class ModelRegistry:
             raw = self._redis.get(self._mk(name).gate)
         return json.loads(raw) if raw else None
 
-    def check_quality_gate(self, name: str, version: str, stage: Stage | str = Stage.PRODUCTION) -> list[dict[str, Any]]:
+    def check_quality_gate(self, name: str, version: str,
+                           stage: Stage | str = Stage.PRODUCTION) -> list[dict[str, Any]]:
         """Dry run of the gate: the failures moving ``version`` into ``stage`` would meet (``[]`` = pass)."""
         gate = self.get_quality_gate(name)
         to = Stage.parse(stage)
@@ -579,7 +580,7 @@ class ModelRegistry:
         """Close the connection pool."""
         self._redis.close()
 
-    def __enter__(self) -> "ModelRegistry":
+    def __enter__(self) -> ModelRegistry:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -4,10 +4,10 @@ Examples
 --------
 >>> sort_versions(["1.0.0", "1.0.0-rc.1", "1.0.0-alpha", "0.9.1", "1.0.0-alpha.1", "1.0.0-beta.11", "1.0.0-beta.2"])
 ['0.9.1', '1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0']
->>> parse_version("2.1")
+>>> parse_version("2.1")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: version must be a semantic version MAJOR.MINOR.PATCH[-prerelease][+build] (e.g. '2.0.0', '1.4.0-rc.1'), got '2.1'
+ValueError: version must be a semantic version MAJOR.MINOR.PATCH[-prerelease][+build] ... got '2.1'
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class Stage(enum.StrEnum):
     ARCHIVED = "archived"
 
     @classmethod
-    def parse(cls, value: "Stage | str") -> "Stage":
+    def parse(cls, value: Stage | str) -> Stage:
         """The stage named ``value`` (case-insensitive), or ``ValueError`` listing the stages."""
         if isinstance(value, Stage):
             return value

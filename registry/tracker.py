@@ -214,7 +214,7 @@ class GridSearchResult:
 class ActiveRun:
     """Handle on a running run (yielded by :meth:`ExperimentTracker.run`)."""
 
-    def __init__(self, tracker: "ExperimentTracker", run_id: str, experiment_id: str) -> None:
+    def __init__(self, tracker: ExperimentTracker, run_id: str, experiment_id: str) -> None:
         self.tracker = tracker
         self.run_id = run_id
         self.experiment_id = experiment_id
@@ -742,7 +742,7 @@ class ExperimentTracker:
     def close(self) -> None:
         self._redis.close()
 
-    def __enter__(self) -> "ExperimentTracker":
+    def __enter__(self) -> ExperimentTracker:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -50,7 +50,8 @@ def test_registry_commands(cli, registry):
     assert [(v["version"], v["stage"]) for v in versions] == [
         ("1.0.0", "deprecated"), ("1.1.0", "production"), ("2.0.0-rc.1", "development")]
     assert "deprecated" in cli("registry", "list", "tok").output
-    assert [v["version"] for v in json.loads(cli("registry", "list", "tok", "--stage", "production", "--json").output)] == ["1.1.0"]
+    prod = json.loads(cli("registry", "list", "tok", "--stage", "production", "--json").output)
+    assert [v["version"] for v in prod] == ["1.1.0"]
 
     shown = json.loads(cli("registry", "show", "tok", "1.0.0", "--json").output)
     assert shown["metadata"] == {"family": "counter"} and shown["model_path"] == "s3://m/1"
@@ -128,7 +129,8 @@ def test_experiments_commands(cli, tracker):
     cmp = json.loads(cli("experiments", "compare", "sweep-a", "sweep-b", "--json").output)
     assert cmp["best"]["loss"]["value"] == 0.2 and cmp["best"]["acc"]["value"] == 0.8
     assert "best loss (min): 0.2" in cli("experiments", "compare", "sweep-a", "sweep-b").output
-    cmp = json.loads(cli("experiments", "compare", "sweep-a", "--metric", "loss", "--mode", "loss=max", "--json").output)
+    cmp = json.loads(cli("experiments", "compare", "sweep-a", "--metric", "loss", "--mode", "loss=max",
+                         "--json").output)
     assert cmp["metrics"] == ["loss"] and cmp["best"]["loss"]["value"] == 0.5
 
     best = json.loads(cli("experiments", "best", "sweep-a", "loss", "--json").output)

@@ -138,7 +138,7 @@ def test_context_manager_records_failure_with_traceback(tracker):
 
 def test_best_run_compare_and_search(tracker):
     a = tracker.start_experiment("a")
-    b = tracker.start_experiment("b")
+    tracker.start_experiment("b")
     for exp, lr, loss, acc in [("a", 0.1, 0.5, 0.7), ("a", 0.01, 0.3, 0.8), ("b", 0.2, 0.4, 0.9)]:
         with tracker.run(exp, params={"lr": lr}) as r:
             r.log_metrics({"loss": loss, "acc": acc})
