@@ -108,7 +108,9 @@ class ModelRegistry:
             reply = script(keys=list(mk), args=argv)
         status = reply[0]
         if status == "ok":
-            return self._transition_from(name, reply[1], dict(zip(reply[2::2], reply[3::2])))
+            fields = dict(zip(scripts.REPLY_FIELDS, reply[2:]))
+            fields.update(actor=argv[1], reason=argv[2], alert_id=argv[3], op_id=op_id)
+            return self._transition_from(name, reply[1], fields)
         if status == "dup":  # a retried call whose first attempt was applied
             return self._entry(name, reply[1])
         code = reply[1]

@@ -3,7 +3,9 @@
 Every script takes the ten keys of one model (:class:`registry.keys.ModelKeys`, in field order,
 all sharing the model's hash tag) and ``ARGV = [op_id, actor, reason, alert_id, ...]``.  A script
 either changes nothing and returns ``{'error', code, ...}``, or applies every write and appends
-exactly one entry to the model's history stream, returning ``{'ok', entry_id, field, value, ...}``.
+exactly one entry to the model's history stream, returning ``{'ok', entry_id, ts, kind, version,
+from_stage, to_stage, alias, previous_version, production, previous_production, forced, failures}``
+(:data:`REPLY_FIELDS`).
 
 ``op_id`` makes a retried call idempotent: if the last applied operation carried the same id (the
 reply was lost, the client retried), the script returns ``{'dup', entry_id}`` and changes nothing.
@@ -21,7 +23,11 @@ from __future__ import annotations
 
 from registry.stages import ALLOWED_TRANSITIONS, Stage
 
-__all__ = ["REGISTER", "TRANSITION", "ROLLBACK", "ALIAS", "ACTIVE_REFERENCE", "lua_transition_table"]
+#: Names of the values after ``'ok', entry_id`` in a successful script reply.
+REPLY_FIELDS = ("ts", "kind", "version", "from_stage", "to_stage", "alias", "previous_version", "production",
+                "previous_production", "forced", "failures")
+
+__all__ = ["REPLY_FIELDS", "REGISTER", "TRANSITION", "ROLLBACK", "ALIAS", "ACTIVE_REFERENCE", "lua_transition_table"]
 
 _ORDER = [Stage.STAGING, Stage.PRODUCTION, Stage.DEVELOPMENT, Stage.DEPRECATED, Stage.ARCHIVED]
 
@@ -49,20 +55,21 @@ end
 local function audit(kind, version, from_stage, to_stage, alias, previous_version, previous_production,
                      forced, failures)
   local t = redis.call('TIME')
-  local ts = t[1] .. '.' .. string.format('%%06d', tonumber(t[2]))
+  local ts = t[1] .. '.' .. string.sub(tostring(1000000 + tonumber(t[2])), 2)
+  local production = redis.call('HGET', K_META, 'production') or ''
   local fields = {
     'kind', kind, 'version', version, 'from_stage', from_stage, 'to_stage', to_stage,
     'alias', alias, 'previous_version', previous_version,
-    'production', redis.call('HGET', K_META, 'production') or '',
+    'production', production,
     'previous_production', previous_production,
     'actor', ACTOR, 'reason', REASON, 'alert_id', ALERT_ID,
     'forced', forced, 'failures', failures, 'ts', ts, 'op_id', OP_ID,
   }
   local id = redis.call('XADD', K_HISTORY, '*', unpack(fields))
   redis.call('HSET', K_META, 'last_op', OP_ID, 'last_entry', id)
-  local reply = {'ok', id}
-  for i = 1, #fields do reply[#reply + 1] = fields[i] end
-  return reply
+  -- the caller knows actor, reason, alert id and op id: reply with the rest only (short replies parse fast)
+  return {'ok', id, ts, kind, version, from_stage, to_stage, alias, previous_version, production,
+          previous_production, forced, failures}
 end
 
 local function push_previous(v)
