@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_THREADS = min(8, os.cpu_count() or 1)
+_MIN_PARALLEL_TEXTS = 2000
 
 
 @runtime_checkable
@@ -104,8 +105,27 @@ class TiktokenCounter:
         return len(self.encoding.encode_ordinary(text))
 
     def count_batch(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = self.encoding.encode_ordinary_batch(list(texts), num_threads=self.num_threads)
-        return np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
+        """Counts of many texts: a plain loop for small inputs or one thread, else contiguous
+        chunks counted on `num_threads` threads (one task per chunk: tiktoken's
+        ``encode_ordinary_batch`` submits one task per text, whose overhead exceeds the encoding
+        of a short text; see ``bench/evaluate.py``)."""
+        texts = list(texts)
+        enc = self.encoding
+
+        def count(chunk: list[str]) -> list[int]:
+            return [len(enc.encode_ordinary(t)) for t in chunk]
+
+        if self.num_threads == 1 or len(texts) < _MIN_PARALLEL_TEXTS:
+            return np.asarray(count(texts), dtype=np.int64).reshape(len(texts))
+        from concurrent.futures import ThreadPoolExecutor
+
+        size = -(-len(texts) // (self.num_threads * 4))
+        chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+        out = np.empty(len(texts), dtype=np.int64)
+        with ThreadPoolExecutor(self.num_threads) as pool:
+            for i, counts in enumerate(pool.map(count, chunks)):
+                out[i * size: i * size + len(counts)] = counts
+        return out
 
     def __repr__(self) -> str:
         return f"TiktokenCounter({self.name!r}, source={self.source!r})"

@@ -194,3 +194,14 @@ def test_a_stand_in_satisfies_the_interface():
             return np.array([self.count(t) for t in texts])
 
     assert isinstance(Words(), TokenCounter)
+
+
+def test_threaded_batches_count_like_the_loop(empty_cache):
+    tok = load_tokenizer("tiktoken:cl100k_base", num_threads=2)
+    texts = [f"text number {i} " + "🙂" * (i % 5) + "word " * (i % 17) for i in range(2500)]
+    expected = [len(tok.encoding.encode_ordinary(t)) for t in texts]
+    assert tok.count_batch(texts).tolist() == expected
+    single = TiktokenCounter(tok.encoding, tok.name, num_threads=1)
+    assert single.count_batch(texts).tolist() == expected
+    with pytest.raises(ValueError, match="num_threads must be >= 1"):
+        TiktokenCounter(tok.encoding, tok.name, num_threads=0)
