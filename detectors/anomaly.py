@@ -73,6 +73,11 @@ class _QuantileAnomaly:
         if not all(math.isfinite(v) for v in xs.values()):
             self.n_skipped += 1
             return
+        self._update_finite(xs)
+
+    def _update_finite(self, xs: dict[str, float]) -> None:
+        """``update`` for a dict of finite floats (callers that already guarantee it)."""
+        self.score, self.anomaly_detected = None, False
         self.n_seen += 1
         if self.n_learned >= self.warmup:
             s = self._score(xs)

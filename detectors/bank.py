@@ -210,6 +210,7 @@ class VersionMonitor:
             else:
                 self._tests[name] = NumericDriftTest(f, calibrate=c.calibrate, n_resamples=N_RESAMPLES,
                                                      seed=c.seed, alpha=c.false_alarm_rate, name=name)
+            self._tests[name].compute_thresholds = False  # correct() sets them at the Holm level
         self._numeric_fields = sorted(k for k, t in self._tests.items() if isinstance(t, NumericDriftTest))
         self._make_anomaly()
 
@@ -311,10 +312,9 @@ class VersionMonitor:
             v = np.zeros(idx.size) if col is None else (np.asarray(col, dtype=np.float64)[idx] - ref.mean) / sd
             z[name] = np.clip(np.nan_to_num(v, nan=0.0), -_CLIP_SD, _CLIP_SD).tolist()
         det = self.anomaly
-        names = list(z)
         rows = []
-        for j, t in enumerate(ts[idx].tolist()):
-            det.update({name: z[name][j] for name in names})
+        for t, values in zip(ts[idx].tolist(), zip(*z.values())):
+            det._update_finite(dict(zip(z, values)))  # finite by construction (imputed, clipped)
             if det.score is not None:
                 rows.append((t, det.score, float(det.anomaly_detected)))
         if rows:

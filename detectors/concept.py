@@ -67,11 +67,33 @@ class _Debounced:
             self._sum, self._count = 0.0, 0
 
     def update_many(self, values) -> bool:
-        """Feed a batch; returns True when an accepted detection happened in it."""
-        before = len(self.detections)
-        for x in as_float_array("values", values).tolist():
-            self.update(x)
-        return len(self.detections) > before
+        """Feed a batch; returns True when an accepted detection happened in it.
+
+        Same result as ``update`` per value (non-finite ones skipped), in a tighter loop.
+        """
+        v = as_float_array("values", values)
+        ok = np.isfinite(v)
+        if not ok.all():
+            self.n_skipped += int((~ok).sum())
+            v = v[ok]
+        if not v.size:
+            return False
+        det, update = self.detector, self.detector.update
+        base, gap, dets = self.n_seen, self.min_gap, self.detections
+        before, last_cut = len(dets), 0
+        for j, x in enumerate(v.tolist()):
+            update(x)
+            if det.drift_detected and (not dets or base + j - dets[-1] >= gap):
+                dets.append(base + j)
+                last_cut = j + 1
+        self.n_seen = base + v.size
+        self.drift_detected = bool(len(dets) > before and dets[-1] == self.n_seen - 1)
+        if len(dets) > before:
+            self._sum, self._count = float(v[last_cut:].sum()), int(v.size - last_cut)
+        else:
+            self._sum += float(v.sum())
+            self._count += int(v.size)
+        return len(dets) > before
 
     def _state(self) -> dict:
         return {"detector": dump_river(self.detector), "n_seen": self.n_seen,

@@ -347,6 +347,8 @@ class _Calibrated:
         self.alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True, hi_open=True)
         self.psi_threshold = check_float("psi_threshold", psi_threshold, 0.0, lo_open=True)
         self.name = str(name)
+        #: False skips the threshold at ``alpha`` (NaN) when a correction re-judges anyway.
+        self.compute_thresholds = True
         self._nulls: dict[int, dict[str, NullModel]] = {}
 
     def null(self, n: int) -> dict[str, NullModel]:
@@ -362,7 +364,8 @@ class _Calibrated:
             nm = self.null(n if null_n is None else null_n)[test]
             value = abs(stat) if test == "zscore" else stat
             q = nm.sf(value)
-            return DriftResult(test, stat, p, nm.isf(alpha), bool(q <= alpha), n, True, q, nm.isf)
+            thr = nm.isf(alpha) if self.compute_thresholds else math.nan
+            return DriftResult(test, stat, p, thr, bool(q <= alpha), n, True, q, nm.isf)
         if p is None:  # fixed PSI threshold
             return DriftResult(test, stat, None, self.psi_threshold, bool(stat > self.psi_threshold), n)
         return DriftResult(test, stat, p, fixed_isf(alpha), bool(p < alpha), n, isf=fixed_isf)

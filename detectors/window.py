@@ -113,8 +113,11 @@ class SlidingWindow:
     def _ordered(self) -> tuple[np.ndarray, np.ndarray]:
         if self._filled < self.size:
             return self._buf[:self._filled], self._ts[:self._filled]
-        idx = np.r_[self._pos:self.size, 0:self._pos]
-        return self._buf[idx], self._ts[idx]
+        if self._pos == 0:
+            return self._buf, self._ts
+        p = self._pos
+        return (np.concatenate((self._buf[p:], self._buf[:p])),
+                np.concatenate((self._ts[p:], self._ts[:p])))
 
     def rows(self, now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(values (k, width), ts (k,))`` in the window, oldest first.
