@@ -23,11 +23,17 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from evaluation.dataset import DEFAULT_DATASET, GroundTruthLoader
@@ -36,7 +42,7 @@ from evaluation.estimators import ESTIMATORS
 from evaluation.evaluator import EvaluationReport, ModelEvaluator, QualityThresholds
 from evaluation.ground_truth import load_tokenizer
 
-__all__ = ["evaluate_command", "render_report", "PROGRESS_MIN_RECORDS"]
+__all__ = ["PROGRESS_MIN_RECORDS", "evaluate_command", "render_report"]
 
 #: Datasets at least this long get a progress bar (on stderr, not with --json).
 PROGRESS_MIN_RECORDS = 5000
@@ -127,28 +133,26 @@ def _fail(console: Console, message: str) -> None:
 
 
 def evaluate_command(
-    model: str = typer.Option(..., "--model", "-m", help=f"Estimator to evaluate: {', '.join(sorted(ESTIMATORS))}."),
-    dataset: Path = typer.Option(DEFAULT_DATASET, "--dataset", "-d",
-                                 help="JSONL or CSV of `text` [+ `token_count`]; default: the shipped dataset."),
-    tokenizer: str = typer.Option("tiktoken:cl100k_base", "--tokenizer", "-t",
-                                  help="Ground truth for missing counts: tiktoken:<encoding> or hf:<directory>."),
-    recount: bool = typer.Option(False, "--recount", help="Recount every text with --tokenizer, ignoring counts in the file."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", "-b", help="Estimator to compare with (paired Wilcoxon test)."),
-    train: Optional[Path] = typer.Option(None, "--train", help="Training set for estimators that are fitted (default: k-fold out-of-fold)."),
-    max_mae: Optional[float] = typer.Option(None, "--max-mae"),
-    max_rmse: Optional[float] = typer.Option(None, "--max-rmse"),
-    min_r2: Optional[float] = typer.Option(None, "--min-r2"),
-    max_mape: Optional[float] = typer.Option(None, "--max-mape", help="As a fraction: 0.2 = 20 %."),
-    must_beat_baseline: bool = typer.Option(False, "--must-beat-baseline"),
-    resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples."),
-    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds for fitted estimators."),
-    seed: int = typer.Option(0, "--seed"),
-    log_experiment: Optional[str] = typer.Option(None, "--log-experiment", help="Log the run to this experiment (Redis)."),
-    attach: Optional[str] = typer.Option(None, "--attach", help="Attach the metrics to registry version MODEL@VERSION."),
-    set_reference: bool = typer.Option(False, "--set-reference", help="With --attach: make the evaluation sample that version's drift reference."),
-    redis: Optional[str] = typer.Option(None, "--redis", help="Redis URL (default: $PREDWATCH_REDIS)."),
-    artifact_dir: Optional[Path] = typer.Option(None, "--artifact-dir", help="Where the JSON report artifact is written."),
-    json_output: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Estimator to evaluate: {', '.join(sorted(ESTIMATORS))}.")],
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="JSONL or CSV of `text` [+ `token_count`]; default: the shipped dataset.")] = DEFAULT_DATASET,
+    tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="Ground truth for missing counts: tiktoken:<encoding> or hf:<directory>.")] = "tiktoken:cl100k_base",
+    recount: Annotated[bool, typer.Option("--recount", help="Recount every text with --tokenizer, ignoring counts in the file.")] = False,
+    baseline: Annotated[str | None, typer.Option("--baseline", "-b", help="Estimator to compare with (paired Wilcoxon test).")] = None,
+    train: Annotated[Path | None, typer.Option("--train", help="Training set for estimators that are fitted (default: k-fold out-of-fold).")] = None,
+    max_mae: Annotated[float | None, typer.Option("--max-mae")] = None,
+    max_rmse: Annotated[float | None, typer.Option("--max-rmse")] = None,
+    min_r2: Annotated[float | None, typer.Option("--min-r2")] = None,
+    max_mape: Annotated[float | None, typer.Option("--max-mape", help="As a fraction: 0.2 = 20 %.")] = None,
+    must_beat_baseline: Annotated[bool, typer.Option("--must-beat-baseline")] = False,
+    resamples: Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples.")] = 1000,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds for fitted estimators.")] = 5,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    log_experiment: Annotated[str | None, typer.Option("--log-experiment", help="Log the run to this experiment (Redis).")] = None,
+    attach: Annotated[str | None, typer.Option("--attach", help="Attach the metrics to registry version MODEL@VERSION.")] = None,
+    set_reference: Annotated[bool, typer.Option("--set-reference", help="With --attach: make the evaluation sample that version's drift reference.")] = False,
+    redis: Annotated[str | None, typer.Option("--redis", help="Redis URL (default: $PREDWATCH_REDIS).")] = None,
+    artifact_dir: Annotated[Path | None, typer.Option("--artifact-dir", help="Where the JSON report artifact is written.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of tables.")] = False,
 ) -> None:
     """Evaluate a token-count model against tokenizer ground truth and print a report."""
     out = Console()

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.dataset import load_default_dataset  # noqa: E402
-from evaluation.ground_truth import TiktokenCounter, load_tokenizer  # noqa: E402
+from evaluation.dataset import load_default_dataset
+from evaluation.ground_truth import TiktokenCounter, load_tokenizer
 
 
 def make_texts(n: int) -> list[str]:

@@ -19,32 +19,47 @@ Examples
 (5.0, 6)
 """
 
-from evaluation.compression import COMPRESSORS, CompressionEvaluator, CompressionReport, get_compressor
-from evaluation.dataset import DEFAULT_DATASET, Dataset, GroundTruthLoader, load_default_dataset
-from evaluation.errors import DatasetError, DatasetProblem, NotFittedError, TokenizerUnavailable
+from evaluation.compression import (
+    COMPRESSORS,
+    CompressionEvaluator,
+    CompressionReport,
+    get_compressor,
+)
+from evaluation.dataset import (
+    DEFAULT_DATASET,
+    Dataset,
+    GroundTruthLoader,
+    load_default_dataset,
+)
+from evaluation.errors import (
+    DatasetError,
+    DatasetProblem,
+    NotFittedError,
+    TokenizerUnavailable,
+)
 from evaluation.estimators import ESTIMATORS, TokenEstimator, get_estimator
 from evaluation.evaluator import EvaluationReport, ModelEvaluator, QualityThresholds
 from evaluation.ground_truth import TokenCounter, load_tokenizer
 
 __all__ = [
     "COMPRESSORS",
+    "DEFAULT_DATASET",
+    "ESTIMATORS",
     "CompressionEvaluator",
     "CompressionReport",
-    "get_compressor",
-    "DEFAULT_DATASET",
     "Dataset",
-    "GroundTruthLoader",
-    "load_default_dataset",
     "DatasetError",
     "DatasetProblem",
-    "NotFittedError",
-    "TokenizerUnavailable",
-    "ESTIMATORS",
-    "TokenEstimator",
-    "get_estimator",
     "EvaluationReport",
+    "GroundTruthLoader",
     "ModelEvaluator",
+    "NotFittedError",
     "QualityThresholds",
     "TokenCounter",
+    "TokenEstimator",
+    "TokenizerUnavailable",
+    "get_compressor",
+    "get_estimator",
+    "load_default_dataset",
     "load_tokenizer",
 ]

@@ -27,37 +27,32 @@ import importlib.util
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from evaluation.ground_truth import TokenCounter
 
 __all__ = [
-    "TextCompressor",
-    "WhitespaceCompressor",
-    "StopwordCompressor",
     "COMPRESSORS",
+    "CompressionEvaluator",
+    "CompressionReport",
+    "EmbeddingSimilarity",
+    "StopwordCompressor",
+    "TextCompressor",
+    "TfidfSimilarity",
+    "WhitespaceCompressor",
+    "default_similarity",
+    "flesch_reading_ease",
     "get_compressor",
     "key_terms",
-    "flesch_reading_ease",
-    "TfidfSimilarity",
-    "EmbeddingSimilarity",
-    "default_similarity",
-    "CompressionReport",
-    "CompressionEvaluator",
 ]
 
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"]
 )
 
 _WS = re.compile(r"\s+")

@@ -22,16 +22,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from evaluation.errors import DatasetError, DatasetProblem
 from evaluation.ground_truth import TokenCounter, load_tokenizer
 
-__all__ = ["Dataset", "GroundTruthLoader", "DEFAULT_DATASET", "load_default_dataset"]
+__all__ = ["DEFAULT_DATASET", "Dataset", "GroundTruthLoader", "load_default_dataset"]
 
 DEFAULT_DATASET = Path(__file__).with_name("data") / "token_counts.jsonl"
 
@@ -63,7 +63,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, index: Sequence[int] | np.ndarray) -> "Dataset":
+    def subset(self, index: Sequence[int] | np.ndarray) -> Dataset:
         """The records at `index`, in that order."""
         idx = np.asarray(index, dtype=np.int64)
         return Dataset(
@@ -76,7 +76,7 @@ class Dataset:
         )
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str], counts: Sequence[int], **kw) -> "Dataset":
+    def from_texts(cls, texts: Sequence[str], counts: Sequence[int], **kw) -> Dataset:
         return cls(texts=list(texts), counts=np.asarray(counts, dtype=np.int64), **kw)
 
 

@@ -29,22 +29,23 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from evaluation.errors import NotFittedError
 
 __all__ = [
-    "TokenEstimator",
-    "CharsPerToken",
-    "BytesPerToken",
-    "WordPunctEstimator",
-    "FeatureRegression",
     "ESTIMATORS",
+    "FEATURE_NAMES",
+    "BytesPerToken",
+    "CharsPerToken",
+    "FeatureRegression",
+    "TokenEstimator",
+    "WordPunctEstimator",
     "get_estimator",
     "text_features",
-    "FEATURE_NAMES",
 ]
 
 
@@ -230,7 +231,7 @@ class FeatureRegression:
     def is_fitted(self) -> bool:
         return self.coef_ is not None
 
-    def fit(self, texts: Sequence[str], counts: Sequence[float]) -> "FeatureRegression":
+    def fit(self, texts: Sequence[str], counts: Sequence[float]) -> FeatureRegression:
         x = text_features(texts)
         y = np.asarray(counts, dtype=np.float64)
         if y.shape != (x.shape[0],):
@@ -269,7 +270,7 @@ class FeatureRegression:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FeatureRegression":
+    def from_dict(cls, data: dict) -> FeatureRegression:
         if list(data.get("features", [])) != list(FEATURE_NAMES):
             raise ValueError(f"features must be {list(FEATURE_NAMES)}, got {data.get('features')!r}")
         reg = cls(ridge=data.get("ridge", 0.0))

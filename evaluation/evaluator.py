@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from evaluation.metrics import (
     regression_metrics,
 )
 
-__all__ = ["QualityThresholds", "EvaluationReport", "ModelEvaluator", "Progress"]
+__all__ = ["EvaluationReport", "ModelEvaluator", "Progress", "QualityThresholds"]
 
 #: ``progress(phase, done, total)``: called as work advances (phases: predict, bootstrap, cross_validation).
 Progress = Callable[[str, int, int], None]
@@ -77,7 +78,7 @@ class QualityThresholds:
                 raise ValueError(f"{f.name} must be a finite number or None, got {value!r}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "QualityThresholds":
+    def from_dict(cls, data: dict[str, Any]) -> QualityThresholds:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

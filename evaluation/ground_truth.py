@@ -39,17 +39,18 @@ import importlib.util
 import os
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from evaluation.errors import TokenizerUnavailable
 
 __all__ = [
-    "TokenCounter",
-    "TiktokenCounter",
     "HFTokenCounter",
+    "TiktokenCounter",
+    "TokenCounter",
     "load_tokenizer",
     "tiktoken_sources",
 ]
@@ -142,7 +143,7 @@ def _encoding_spec(encoding: str) -> dict:
     """tiktoken's own definition of `encoding` (pattern, special tokens, file URL and sha256),
     read by running its registered constructor with the file loader intercepted: nothing is read
     or downloaded."""
-    import tiktoken.registry as registry
+    from tiktoken import registry
 
     if registry.ENCODING_CONSTRUCTORS is None:
         registry._find_constructors()
@@ -220,7 +221,7 @@ def _ranks_from_bytes(data: bytes) -> dict[bytes, int]:
 
 def _load_tiktoken(encoding: str, num_threads: int) -> TiktokenCounter:
     import tiktoken
-    import tiktoken.registry as registry
+    from tiktoken import registry
 
     name = f"tiktoken:{encoding}"
     if registry.ENCODING_CONSTRUCTORS is None:

@@ -13,18 +13,18 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
 __all__ = [
     "METRICS",
-    "regression_metrics",
-    "bootstrap_intervals",
     "PairedComparison",
-    "paired_comparison",
+    "bootstrap_intervals",
     "kfold_indices",
+    "paired_comparison",
+    "regression_metrics",
 ]
 
 METRICS = ("mae", "rmse", "r2", "mape")

@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,13 +36,13 @@ from evaluation.estimators import FEATURE_NAMES, text_features
 from evaluation.evaluator import EvaluationReport
 
 __all__ = [
-    "finite_metrics",
-    "evaluation_params",
-    "log_evaluation",
-    "attach_evaluation",
-    "evaluation_reference",
-    "set_evaluation_reference",
     "DEFAULT_REFERENCE_FEATURES",
+    "attach_evaluation",
+    "evaluation_params",
+    "evaluation_reference",
+    "finite_metrics",
+    "log_evaluation",
+    "set_evaluation_reference",
 ]
 
 DEFAULT_REFERENCE_FEATURES = ("chars", "words")

@@ -7,7 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.dataset import DEFAULT_DATASET, Dataset, GroundTruthLoader, load_default_dataset
+from evaluation.dataset import (
+    DEFAULT_DATASET,
+    Dataset,
+    GroundTruthLoader,
+    load_default_dataset,
+)
 from evaluation.errors import DatasetError
 from evaluation.ground_truth import load_tokenizer
 

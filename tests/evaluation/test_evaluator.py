@@ -59,7 +59,7 @@ def test_fitted_models_are_scored_out_of_fold(data):
 
 
 def test_train_data_and_prefitted_instances(data):
-    train, test = data.subset(range(0, 300)), data.subset(range(300, 400))
+    train, test = data.subset(range(300)), data.subset(range(300, 400))
     report = fast().evaluate_token_counting_accuracy("feature_regression", test, train_data=train)
     assert report.prediction_mode.startswith("fitted on") and report.n == 100
     direct = FeatureRegression().fit(train.texts, train.counts).predict(test.texts)

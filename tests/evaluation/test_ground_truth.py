@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evaluation.metrics import bootstrap_intervals, kfold_indices, paired_comparison, regression_metrics
+from evaluation.metrics import (
+    bootstrap_intervals,
+    kfold_indices,
+    paired_comparison,
+    regression_metrics,
+)
 
 
 def reference_metrics(y, p):
