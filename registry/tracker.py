@@ -547,7 +547,10 @@ class ExperimentTracker:
             raise
         else:
             if not handle.ended:
-                self.end_run(handle.run_id, "finished")
+                try:
+                    self.end_run(handle.run_id, "finished")
+                except RunNotActive as exc:  # ended inside the block through tracker.end_run: keep that
+                    log.debug("run %s already ended (%s)", handle.run_id, exc.status)
 
     # reads ------------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:

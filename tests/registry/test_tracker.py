@@ -134,6 +134,9 @@ def test_context_manager_records_failure_with_traceback(tracker):
     with tracker.run("e") as ended_early:
         ended_early.end("killed", "stopped by user")
     assert tracker.get_run(ended_early.run_id).error == "stopped by user"
+    with tracker.run("e") as ended_directly:
+        tracker.end_run(ended_directly.run_id, "killed")
+    assert tracker.get_run(ended_directly.run_id).status == "killed"
 
 
 def test_best_run_compare_and_search(tracker):
