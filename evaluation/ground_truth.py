@@ -274,16 +274,25 @@ def _load_tiktoken(encoding: str, num_threads: int) -> TiktokenCounter:
     )
 
 
+_built: dict[tuple[str, str], object] = {}
+_built_lock = threading.Lock()
+
+
 def _build(spec: dict, data: bytes, name: str, source: str, num_threads: int) -> TiktokenCounter:
+    """An Encoding from verified ranks; built once per (name, source) and shared (read-only)."""
     import tiktoken
 
-    enc = tiktoken.Encoding(
-        name=spec["name"],
-        pat_str=spec["pat_str"],
-        mergeable_ranks=_ranks_from_bytes(data),
-        special_tokens=spec["special_tokens"],
-        explicit_n_vocab=spec.get("explicit_n_vocab"),
-    )
+    with _built_lock:
+        enc = _built.get((name, source))
+        if enc is None:
+            enc = tiktoken.Encoding(
+                name=spec["name"],
+                pat_str=spec["pat_str"],
+                mergeable_ranks=_ranks_from_bytes(data),
+                special_tokens=spec["special_tokens"],
+                explicit_n_vocab=spec.get("explicit_n_vocab"),
+            )
+            _built[(name, source)] = enc
     return TiktokenCounter(enc, name, source=source, num_threads=num_threads)
 
 
