@@ -5,7 +5,7 @@ Layout (``P`` is the prefix, ``predwatch`` by default)::
     P:models                            SET     model names (index for list_models; see note)
     P:{<model>}:versions                HASH    version -> JSON {metadata, model_path, created_at}; immutable
     P:{<model>}:stages                  HASH    version -> stage (development … archived)
-    P:{<model>}:meta                    HASH    production -> version; last_op, last_entry (idempotent retries)
+    P:{<model>}:meta                    HASH    production -> version
     P:{<model>}:previous                LIST    earlier production versions, oldest first (the rollback stack)
     P:{<model>}:aliases                 HASH    alias -> version (champion, challenger, …)
     P:{<model>}:history                 STREAM  append-only audit log: one entry per operation
@@ -13,6 +13,8 @@ Layout (``P`` is the prefix, ``predwatch`` by default)::
     P:{<model>}:evaluations             HASH    version -> JSON {metrics, run_id, ts}
     P:{<model>}:references              HASH    version -> JSON reference (drift sample / summary)
     P:{<model>}:snapshots               HASH    version -> JSON reference frozen when it was promoted
+    P:{<model>}:ops                     HASH    op id -> audit entry id, for the last 64 operations
+    P:{<model>}:op_order                LIST    those op ids, newest first (trims ops: retries are idempotent)
 
     P:experiments                       HASH    experiment name -> experiment id
     P:{exp:<eid>}:experiment            HASH    name, description, hyperparameters, tags, created_at
@@ -119,6 +121,8 @@ class ModelKeys(NamedTuple):
     evaluations: str
     references: str
     snapshots: str
+    ops: str
+    op_order: str
 
 
 class Keys:

@@ -1,14 +1,15 @@
 """Lua scripts: one script per registry operation, writing state and audit entry together.
 
-Every script takes the ten keys of one model (:class:`registry.keys.ModelKeys`, in field order,
+Every script takes the twelve keys of one model (:class:`registry.keys.ModelKeys`, in field order,
 all sharing the model's hash tag) and ``ARGV = [op_id, actor, reason, alert_id, ...]``.  A script
 either changes nothing and returns ``{'error', code, ...}``, or applies every write and appends
 exactly one entry to the model's history stream, returning ``{'ok', entry_id, ts, kind, version,
 from_stage, to_stage, alias, previous_version, production, previous_production, forced, failures}``
 (:data:`REPLY_FIELDS`).
 
-``op_id`` makes a retried call idempotent: if the last applied operation carried the same id (the
-reply was lost, the client retried), the script returns ``{'dup', entry_id}`` and changes nothing.
+``op_id`` makes a retried call idempotent: if one of the last :data:`OPS_KEPT` operations on the
+model carried the same id (the reply was lost and the client retried, even after other writers
+got in between), the script returns ``{'dup', entry_id}`` and changes nothing.
 
 The allowed transitions and gated stages are compiled into the Lua source from
 :mod:`registry.stages`, so Python and Lua cannot disagree.
@@ -22,6 +23,9 @@ production={deprecated=true
 from __future__ import annotations
 
 from registry.stages import ALLOWED_TRANSITIONS, Stage
+
+#: Operations remembered per model for idempotent retries.
+OPS_KEPT = 64
 
 #: Names of the values after ``'ok', entry_id`` in a successful script reply.
 REPLY_FIELDS = ("ts", "kind", "version", "from_stage", "to_stage", "alias", "previous_version", "production",
@@ -44,11 +48,13 @@ def lua_transition_table() -> str:
 _PROLOGUE = """
 local K_VERSIONS, K_STAGES, K_META, K_PREV, K_ALIASES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_HISTORY, K_GATE, K_EVALS, K_REFS, K_SNAPS = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_OPS, K_OP_ORDER = KEYS[11], KEYS[12]
 local OP_ID, ACTOR, REASON, ALERT_ID = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ALLOWED = %(allowed)s
 
-if OP_ID ~= '' and redis.call('HGET', K_META, 'last_op') == OP_ID then
-  return {'dup', redis.call('HGET', K_META, 'last_entry') or ''}
+if OP_ID ~= '' then
+  local done = redis.call('HGET', K_OPS, OP_ID)
+  if done then return {'dup', done} end
 end
 
 -- Append the audit entry (the last write of every script) and return it to the caller.
@@ -66,7 +72,12 @@ local function audit(kind, version, from_stage, to_stage, alias, previous_versio
     'forced', forced, 'failures', failures, 'ts', ts, 'op_id', OP_ID,
   }
   local id = redis.call('XADD', K_HISTORY, '*', unpack(fields))
-  redis.call('HSET', K_META, 'last_op', OP_ID, 'last_entry', id)
+  if OP_ID ~= '' then
+    redis.call('HSET', K_OPS, OP_ID, id)
+    if redis.call('LPUSH', K_OP_ORDER, OP_ID) > %(ops_kept)d then
+      redis.call('HDEL', K_OPS, redis.call('RPOP', K_OP_ORDER))
+    end
+  end
   -- the caller knows actor, reason, alert id and op id: reply with the rest only (short replies parse fast)
   return {'ok', id, ts, kind, version, from_stage, to_stage, alias, previous_version, production,
           previous_production, forced, failures}
@@ -76,7 +87,7 @@ local function push_previous(v)
   redis.call('LREM', K_PREV, 0, v)
   redis.call('RPUSH', K_PREV, v)
 end
-""" % {"allowed": lua_transition_table()}
+""" % {"allowed": lua_transition_table(), "ops_kept": OPS_KEPT}
 
 
 REGISTER = _PROLOGUE + """

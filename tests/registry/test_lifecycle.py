@@ -212,6 +212,16 @@ def test_retried_operation_is_applied_once(staged, raw):
     assert first[0] == "ok" and again == ["dup", first[1]]
     assert reg.get_production_version("tok") == "1.0.0"
     assert sum(h.kind == "rollback" for h in reg.history("tok")) == 1
+    # another writer got in between: the retry is still recognised
+    reg.promote_to_production("tok", "2.0.0")
+    assert reg._rollback(keys=mk, args=[op, "retry-test", "", "", ""]) == ["dup", first[1]]
+    assert reg.get_production_version("tok") == "2.0.0"
+    assert reg._entry("tok", first[1]).op_id == op
+    # only the last OPS_KEPT op ids are kept
+    for i in range(70):
+        reg.set_alias("tok", "a", "1.0.0" if i % 2 else "2.0.0")
+    ops = reg.keys.model("tok").ops
+    assert raw.hlen(ops) == raw.llen(reg.keys.model("tok").op_order) == 64
 
 
 def test_actor_and_reason_validation(staged):
