@@ -48,7 +48,7 @@ MAX_FEATURES = 64
 MAX_RAW_IN_DEADLETTER = 4096
 
 REASONS = ("not_utf8", "not_json", "not_object", "oversize", "unsupported_version", "invalid_field",
-           "batch_too_large", "mixed_models", "empty_batch")
+           "batch_too_large", "mixed_models", "empty_batch", "feedback_unmatched")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # semver.org 2.0.0 regular expression

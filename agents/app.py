@@ -1,0 +1,456 @@
+"""The predwatch worker: a Faust app whose agent feeds the monitor and publishes what it decides.
+
+One agent (concurrency 1) consumes ``predwatch.predictions``; for every message it calls
+:meth:`agents.monitor.Monitor.handle` and sends dead letters.  A timer evaluates due keys
+(every N events or T seconds), publishes MetricSnapshots and alerts, updates Prometheus, reloads
+rules when their Redis version changes, and checkpoints each partition's state (with the offset of
+its last handled message) to Redis.  On assignment, a partition's checkpoint is restored and the
+consumer is moved to the offset after it, so a restarted worker continues where it was: no new
+warm-up, no event counted twice, none lost.
+
+Outputs go through one lock with the input, so a checkpoint never records an offset whose dead
+letters or alerts were not yet sent.  Alerts are claimed in Redis (``SET NX`` on their
+deterministic id) before publishing: a re-processed stream cannot publish a firing alert twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from agents.metrics import WorkerMetrics, build_metrics
+from agents.monitor import Monitor, MonitorSettings
+from detectors.bank import MonitorConfig
+from registry.errors import RegistryError
+from registry.monitoring import AlertLog, CheckpointStore, RuleStore
+from streams.records import Alert, encode
+from streams.rules import Rule, default_rules, load_rules
+from streams.settings import Settings
+from streams.topics import ALERTS, DEADLETTER, METRICS, PREDICTIONS, ensure_topics, topic_name
+
+log = logging.getLogger("predwatch.worker")
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class WorkerStatus:
+    started_at: float = field(default_factory=time.time)
+    redis_ok: bool = False
+    broker_ok: bool = False
+    last_message_at: float = 0.0  # monotonic
+    last_output_at: float = 0.0
+    last_evaluation_ms: float | None = None
+    messages: int = 0
+    counted: int = 0
+    deadlettered: int = 0
+    duplicates_skipped: int = 0
+    alerts_published: int = 0
+    alerts_deduplicated: int = 0
+    checkpoints: int = 0
+    checkpoint_errors: int = 0
+    rules_version: int = -1
+    lag: dict[int, int] = field(default_factory=dict)
+    assigned: set[int] = field(default_factory=set)
+    assignment_done: bool = False
+
+
+class PredwatchWorker:
+    """Wires the Faust app, the monitor, Redis stores, Prometheus metrics and the web endpoints."""
+
+    def __init__(self, settings: Settings, *, monitor_settings: MonitorSettings | None = None,
+                 checkpoint_interval_s: float = 2.0, tick_interval_s: float = 0.25,
+                 metrics_registry: CollectorRegistry | None = None) -> None:
+        if settings.kafka_is_embedded or settings.redis_is_embedded:
+            raise ValueError("resolve embedded services first (streams.embedded.resolve)")
+        self.settings = settings
+        self.group = f"{settings.topic_prefix}-monitor"
+        self.monitor = Monitor(monitor_settings or MonitorSettings(
+            eval_events=settings.eval_events, eval_interval_s=settings.eval_interval_s,
+            detectors=MonitorConfig(window_events=settings.window_events)), reference_for=self._reference_for)
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.tick_interval_s = tick_interval_s
+        self.registry = metrics_registry or CollectorRegistry()
+        self.metrics: WorkerMetrics = build_metrics(self.registry)
+        self.status = WorkerStatus()
+        self.rules_store = RuleStore(settings.redis, prefix=settings.topic_prefix)
+        self.alert_log = AlertLog(settings.redis, prefix=settings.topic_prefix)
+        self.checkpoints = CheckpointStore(settings.redis, prefix=settings.topic_prefix)
+        self.file_rules: list[Rule] = load_rules(settings.config_path) if settings.config_path else default_rules()
+        self.rules: list[Rule] = list(self.file_rules)
+        self._model_registry = None
+        self._context_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = asyncio.Lock()
+        self._last_checkpoint = time.monotonic()
+        self._dirty: set[int] = set()
+        self._last_health_check = 0.0
+        self.topics = {s.suffix: topic_name(settings, s) for s in (PREDICTIONS, METRICS, ALERTS, DEADLETTER)}
+        ensure_topics(settings)
+        self.app = self._build_app()
+
+    # --- Faust wiring -------------------------------------------------------------------------
+
+    def _build_app(self) -> faust.App:
+        s = self.settings
+        brokers = ";".join(f"kafka://{h}" for h in s.kafka_bootstrap.split(","))
+        datadir = s.state_dir / "faust"
+        datadir.mkdir(parents=True, exist_ok=True)
+        app = faust.App(
+            self.group, broker=brokers, store="memory://", autodiscover=False,
+            web_enabled=True, web_port=s.web_port, web_bind="0.0.0.0", web_host="127.0.0.1",
+            datadir=str(datadir), topic_partitions=s.partitions,
+            broker_session_timeout=10, broker_heartbeat_interval=1, broker_rebalance_timeout=20,
+            consumer_auto_offset_reset="earliest", broker_commit_interval=1.0,
+            stream_buffer_maxsize=4096, broker_max_poll_records=500, producer_linger=0.005,
+            producer_max_request_size=2_000_000, consumer_max_fetch_size=4 * 1024 * 1024,
+            broker_credentials=_credentials(s), table_cleanup_interval=3600,
+        )
+        self.predictions = app.topic(self.topics["predictions"], key_type=bytes, value_type=bytes,
+                                     key_serializer="raw", value_serializer="raw", partitions=s.partitions)
+        self.metrics_topic = app.topic(self.topics["metrics"], key_serializer="raw", value_serializer="raw")
+        self.alerts_topic = app.topic(self.topics["alerts"], key_serializer="raw", value_serializer="raw")
+        self.deadletter_topic = app.topic(self.topics["deadletter"], key_serializer="raw", value_serializer="raw")
+
+        @app.agent(self.predictions, concurrency=1, name="monitor")
+        async def monitor_agent(stream):
+            async for event in stream.events():
+                await self._on_message(event.message)
+
+        @app.timer(self.tick_interval_s, name="tick")
+        async def tick() -> None:
+            await self._tick()
+
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        worker = self
+
+        @app.page("/metrics")
+        async def metrics_page(web, request):
+            return web.bytes(generate_latest(worker.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @app.page("/health")
+        async def health_page(web, request):
+            return web.json(worker.health())
+
+        @app.page("/ready")
+        async def ready_page(web, request):
+            ready, reasons = worker.readiness()
+            return web.json({"ready": ready, "reasons": reasons}, status=200 if ready else 503)
+
+        self.app = app
+        return app
+
+    async def _on_message(self, message: Any) -> None:
+        async with self._lock:
+            st = self.status
+            st.messages += 1
+            st.last_message_at = time.monotonic()
+            outcome = self.monitor.handle(message.partition, message.offset, message.value, topic=message.topic,
+                                          key=message.key)
+            if outcome.duplicate:
+                st.duplicates_skipped += 1
+                return
+            self._dirty.add(message.partition)
+            if outcome.counted and outcome.key:
+                model, _, version = outcome.key.partition("@")
+                self.metrics.count_events(model, version, outcome.counted)
+                st.counted += outcome.counted
+            for dl in outcome.deadletters:
+                self.metrics.count_invalid(dl.reason)
+                self.metrics.count_deadletter(dl.reason)
+                log.warning("dead-lettered %s[%d]@%d: %s: %s", dl.topic, dl.partition, dl.offset, dl.reason,
+                            dl.error[:300])
+                await self._send(self.deadletter_topic, f"{dl.topic}/{dl.partition}/{dl.offset}".encode(), encode(dl))
+                st.deadlettered += 1
+            if outcome.key and self.monitor.settings.eval_events:
+                ps = self.monitor.partitions[message.partition]
+                ks = ps.keys.get(outcome.key)
+                if ks is not None and ks.since_eval >= self.monitor.settings.eval_events:
+                    await self._evaluate(message.partition, outcome.key)
+
+    async def _send(self, topic: Any, key: bytes, value: bytes) -> None:
+        fut = await topic.send(key=key, value=value)
+        await fut  # delivered (acknowledged) before anything depending on it is checkpointed
+        self.status.last_output_at = time.monotonic()
+
+    async def _evaluate(self, partition: int, key: str) -> None:
+        t0 = time.perf_counter()
+        model, _, version = key.partition("@")
+        ks = self.monitor.partitions[partition].keys[key]
+        if ks.buf:
+            lat = [e.latency_ms for e in ks.buf]
+            import numpy as np
+
+            self.metrics.observe_latencies(model, version, np.asarray(lat, dtype=np.float64))
+        snapshot, alerts = self.monitor.evaluate(partition, key, rules=self.rules, context=self._context(model))
+        elapsed = time.perf_counter() - t0
+        self.metrics.observe_evaluation(elapsed)
+        self.status.last_evaluation_ms = elapsed * 1000.0
+        self.metrics.record_snapshot(model, version, snapshot.metrics)
+        await self._send(self.metrics_topic, model.encode(), encode(snapshot))
+        for alert in alerts:
+            await self._publish_alert(alert)
+        firing = {}
+        for st in self.monitor.partitions[partition].rules.firing():
+            if st.model == model and st.version == version:
+                firing[st.severity] = firing.get(st.severity, 0) + 1
+        for severity in ("info", "warning", "critical"):
+            self.metrics.set_firing(model, version, severity, firing.get(severity, 0))
+        self._dirty.add(partition)
+
+    async def _publish_alert(self, alert: Alert) -> None:
+        try:
+            first = self.alert_log.claim(alert)
+        except RegistryError as exc:  # Redis down: publish anyway (consumers can dedup by alert_id)
+            log.warning("alert dedup unavailable (%s); publishing %s without a claim", exc, alert.alert_id)
+            alert.context["dedup"] = "unavailable"
+            first = True
+        if not first:
+            self.status.alerts_deduplicated += 1
+            log.info("alert %s (%s) was already published: skipped", alert.alert_id, alert.status)
+            return
+        try:
+            await self._send(self.alerts_topic, alert.fingerprint.encode(), encode(alert))
+        except Exception:
+            try:
+                self.alert_log.release(alert)
+            except RegistryError:
+                pass
+            raise
+        self.status.alerts_published += 1
+        self.metrics.count_alert(alert.model, alert.version, alert.severity, alert.status)
+        log.info("alert %s %s: %s", alert.status, alert.fingerprint, alert.message)
+        try:
+            self.alert_log.record(alert)
+        except RegistryError as exc:
+            log.warning("could not record alert %s in Redis: %s", alert.alert_id, exc)
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_health_check >= 2.0:
+            self._last_health_check = now
+            await self._check_dependencies()
+        async with self._lock:
+            for partition, key in self.monitor.due(now):
+                await self._evaluate(partition, key)
+            if now - self._last_checkpoint >= self.checkpoint_interval_s:
+                self._checkpoint_all()
+        self._update_lag()
+        self.metrics.set_models(len(self.monitor.keys()))
+
+    def _checkpoint_all(self, partitions: set[int] | None = None) -> None:
+        todo = set(self._dirty) if partitions is None else (partitions & set(self.monitor.partitions))
+        for p in sorted(todo):
+            if p not in self.monitor.partitions:
+                continue
+            try:
+                self.checkpoints.save(self.group, self.topics["predictions"], p, self.monitor.checkpoint(p))
+                self._dirty.discard(p)
+                self.status.checkpoints += 1
+            except RegistryError as exc:
+                self.status.checkpoint_errors += 1
+                log.warning("checkpoint of partition %d failed (will retry): %s", p, exc)
+        self._last_checkpoint = time.monotonic()
+
+    async def _check_dependencies(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.status.redis_ok = await loop.run_in_executor(None, self.rules_store.ping)
+        except (RegistryError, OSError):
+            self.status.redis_ok = False
+        if self.status.redis_ok:
+            try:
+                version = await loop.run_in_executor(None, self.rules_store.version)
+                if version != self.status.rules_version:
+                    stored = await loop.run_in_executor(None, self.rules_store.list)
+                    names = {r.name for r in stored}
+                    self.rules = [r for r in self.file_rules if r.name not in names] + stored
+                    self.status.rules_version = version
+                    log.info("rules reloaded (version %d): %s", version, [r.name for r in self.rules])
+            except (RegistryError, ValueError) as exc:
+                log.warning("could not reload rules: %s", exc)
+        self.status.broker_ok = await loop.run_in_executor(None, self._broker_reachable)
+
+    def _broker_reachable(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            AdminClient({**self.settings.confluent_config(), "log_level": 0}).list_topics(timeout=2.0)
+            return True
+        except Exception:
+            return False
+
+    def _update_lag(self) -> None:
+        consumer = getattr(self.app, "_consumer", None)
+        if consumer is None:
+            return
+        from faust.types import TP
+
+        topic = self.topics["predictions"]
+        for p in list(self.status.assigned):
+            try:
+                hw = consumer.highwater(TP(topic, p))
+            except Exception:
+                continue
+            if hw is None:
+                continue
+            ps = self.monitor.partitions.get(p)
+            done = ps.offset + 1 if ps is not None else 0
+            lag = max(0, int(hw) - done)
+            self.status.lag[p] = lag
+            self.metrics.set_consumer_lag(topic, p, lag)
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        topic = self.topics["predictions"]
+        mine = {tp.partition for tp in assigned if tp.topic == topic}
+        async with self._lock:
+            for p in sorted(mine - set(self.monitor.partitions)):
+                try:
+                    data = self.checkpoints.load(self.group, topic, p)
+                except RegistryError as exc:
+                    log.error("cannot load checkpoint of partition %d: %s", p, exc)
+                    data = None
+                if data is None:
+                    continue
+                ps = self.monitor.restore(p, data)
+                log.info("partition %d restored from checkpoint at offset %d (%d keys)", p, ps.offset, len(ps.keys))
+            for p in mine:
+                ps = self.monitor.partitions.get(p)
+                if ps is not None and ps.offset >= 0:
+                    from faust.types import TP
+
+                    await self.app.consumer.seek(TP(topic, p), ps.offset + 1)
+        self.status.assigned = mine
+        self.status.assignment_done = True
+
+    async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        topic = self.topics["predictions"]
+        gone = {tp.partition for tp in revoked if tp.topic == topic}
+        async with self._lock:
+            self._checkpoint_all(gone)
+            for p in gone:
+                self.monitor.drop(p)
+                self.metrics.forget_partition(topic, p)
+        self.status.assigned -= gone
+
+    async def shutdown(self) -> None:
+        """Final checkpoint of everything held (called when the worker stops)."""
+        async with self._lock:
+            self._checkpoint_all(set(self.monitor.partitions))
+
+    # --- registry lookups -----------------------------------------------------------------------
+
+    def _registry(self):
+        if self._model_registry is None:
+            from registry import ModelRegistry
+
+            self._model_registry = ModelRegistry(self.settings.redis, prefix=self.settings.topic_prefix)
+        return self._model_registry
+
+    def _reference_for(self, model: str, version: str) -> dict | None:
+        try:
+            return self._registry().get_reference(model, version)
+        except (RegistryError, KeyError, ValueError):
+            return None
+
+    def _context(self, model: str) -> dict[str, Any]:
+        now = time.monotonic()
+        hit = self._context_cache.get(model)
+        if hit is not None and now - hit[0] < 10.0:
+            return hit[1]
+        context: dict[str, Any] = {}
+        try:
+            reg = self._registry()
+            context["production_version"] = reg.get_production_version(model)
+            history = [t for t in reg.history(model) if getattr(t, "to_stage", None) == "production"]
+            if len(history) >= 2:
+                context["previous_production_version"] = history[-2].version
+        except (RegistryError, KeyError, ValueError, AttributeError):
+            pass
+        self._context_cache[model] = (now, context)
+        return context
+
+    # --- health ---------------------------------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        st = self.status
+        reasons = []
+        if not st.redis_ok:
+            reasons.append("redis unreachable")
+        if not st.broker_ok:
+            reasons.append("broker unreachable")
+        if not st.assignment_done:
+            reasons.append("partition assignment not done")
+        waiting = sum(st.lag.values())
+        if waiting and st.last_message_at and time.monotonic() - st.last_message_at > 30:
+            reasons.append(f"{waiting} event(s) waiting but nothing consumed for 30s")
+        return not reasons, reasons
+
+    def health(self) -> dict[str, Any]:
+        st = self.status
+        ready, reasons = self.readiness()
+        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            import psutil
+
+            rss = psutil.Process(os.getpid()).memory_info().rss
+        except Exception:
+            rss = rss_kib * 1024
+        return {
+            "status": "ok" if ready else "degraded",
+            "version": __version__,
+            "uptime_s": round(time.time() - st.started_at, 1),
+            "models": len(self.monitor.keys()),
+            "partitions": sorted(st.assigned),
+            "last_evaluation_ms": None if st.last_evaluation_ms is None else round(st.last_evaluation_ms, 3),
+            "memory_rss_bytes": rss,
+            "checks": {"broker": st.broker_ok, "redis": st.redis_ok, "assignment": st.assignment_done},
+            "not_ready": reasons,
+            "counters": {"messages": st.messages, "events_counted": st.counted, "deadlettered": st.deadlettered,
+                         "duplicates_skipped": st.duplicates_skipped, "alerts_published": st.alerts_published,
+                         "alerts_deduplicated": st.alerts_deduplicated, "checkpoints": st.checkpoints,
+                         "checkpoint_errors": st.checkpoint_errors},
+            "lag": {str(p): n for p, n in sorted(st.lag.items())},
+            "rules": [r.name for r in self.rules],
+        }
+
+
+def _credentials(settings: Settings) -> Any:
+    sec = settings.security
+    if sec.protocol == "PLAINTEXT":
+        return None
+    import ssl
+
+    context = None
+    if sec.protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=sec.ssl_cafile)
+        if sec.ssl_certfile:
+            context.load_cert_chain(sec.ssl_certfile, sec.ssl_keyfile)
+    if sec.protocol == "SSL":
+        return faust.SSLCredentials(context)
+    mechanism = {"PLAIN": faust.auth.SASLMechanism.PLAIN, "SCRAM-SHA-256": faust.auth.SASLMechanism.SCRAM_SHA_256,
+                 "SCRAM-SHA-512": faust.auth.SASLMechanism.SCRAM_SHA_512}[sec.sasl_mechanism or "PLAIN"]
+    return faust.SASLCredentials(username=sec.sasl_username, password=sec.sasl_password, ssl_context=context,
+                                 mechanism=mechanism)
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info", **kwargs: Any) -> None:
+    """Run a worker until SIGTERM/SIGINT; the final checkpoint is written on the way out."""
+    worker = PredwatchWorker(settings, **kwargs)
+
+    @worker.app.service
+    class _FinalCheckpoint(faust.Service):  # stopped before the consumer: checkpoint on the way out
+        async def on_stop(self) -> None:
+            await worker.shutdown()
+
+    faust_worker = faust.Worker(worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    faust_worker.execute_from_commandline()

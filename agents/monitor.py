@@ -1,0 +1,300 @@
+"""The monitor's core: messages in, counted events, dead letters, snapshots and alerts out (no I/O).
+
+The Faust agent (:mod:`agents.app`) feeds every message of the predictions topic to
+:meth:`Monitor.handle` and calls :meth:`Monitor.evaluate` when a key is due; everything it then
+sends or stores comes back from these calls, so tests drive the whole decision path without a
+broker.
+
+State is kept per partition (:class:`PartitionState`): the detector bank of every
+(model, version) key in it, the rule engine's fingerprints, the join buffer for late feedback and
+the offset of the last message handled.  A message at or below that offset was already counted
+(Faust re-delivers after a rebalance or restart) and is skipped, which together with the
+checkpoint makes the count exact: every message is either counted into a window or dead-lettered,
+once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import msgspec
+import numpy as np
+
+from agents.columns import to_columns
+from agents.rule_engine import RuleEngine
+from detectors.bank import MonitorConfig, VersionMonitor
+from streams import metric_names as mn
+from streams.errors import ContractError
+from streams.records import (Alert, DeadLetter, MetricSnapshot, PredictionEvent, WindowInfo, dead_letter,
+                             decode_message, encode)
+from streams.rules import Rule
+
+ReferenceLookup = Callable[[str, str], "dict | None"]
+
+
+@dataclass
+class MonitorSettings:
+    """How the monitor windows, evaluates and joins (defaults from :class:`streams.settings.Settings`)."""
+
+    eval_events: int = 1000
+    eval_interval_s: float = 5.0
+    flush_events: int = 256  # buffered events of a key are pushed into its bank at this size
+    feedback_ttl_s: float = 3600.0  # a prediction waits this long (event time) for its feedback
+    feedback_max_pending: int = 20_000  # per key
+    detectors: MonitorConfig = field(default_factory=MonitorConfig)
+
+    def __post_init__(self) -> None:
+        if self.eval_events < 1:
+            raise ValueError(f"eval_events must be >= 1, got {self.eval_events!r}")
+        if not self.eval_interval_s > 0:
+            raise ValueError(f"eval_interval_s must be > 0, got {self.eval_interval_s!r}")
+
+
+@dataclass
+class Outcome:
+    """What one message did."""
+
+    counted: int = 0  # prediction events and matched feedback counted into windows
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    duplicate: bool = False  # offset already handled: skipped
+    key: str | None = None
+
+
+class KeyState:
+    """Everything kept for one (model, version)."""
+
+    def __init__(self, model: str, version: str, bank: VersionMonitor) -> None:
+        self.model, self.version, self.bank = model, version, bank
+        self.events_total = 0
+        self.feedback_total = 0
+        self.since_eval = 0
+        self.last_eval = 0.0  # wall clock of the last evaluation (not checkpointed)
+        self.max_ts = 0.0
+        self.first_ts = 0.0
+        self.buf: list[PredictionEvent] = []
+        self.fb_buf: list[tuple[float, float, float]] = []
+        self.pending: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def to_dict(self) -> dict[str, Any]:
+        assert not self.buf and not self.fb_buf, "flush before checkpointing"
+        return {"model": self.model, "version": self.version, "bank": self.bank.to_dict(),
+                "events_total": self.events_total, "feedback_total": self.feedback_total,
+                "since_eval": self.since_eval, "max_ts": self.max_ts, "first_ts": self.first_ts,
+                "pending": [[k, t, p] for k, (t, p) in self.pending.items()]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "KeyState":
+        ks = cls(d["model"], d["version"], VersionMonitor.from_dict(d["bank"]))
+        ks.events_total, ks.feedback_total = d["events_total"], d["feedback_total"]
+        ks.since_eval, ks.max_ts, ks.first_ts = d["since_eval"], d["max_ts"], d.get("first_ts", 0.0)
+        ks.pending = OrderedDict((k, (t, p)) for k, t, p in d["pending"])
+        return ks
+
+
+class PartitionState:
+    """The state of one partition of the predictions topic."""
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        self.offset = -1
+        self.keys: dict[str, KeyState] = {}
+        self.rules = RuleEngine()
+        self.invalid: dict[str, int] = {}  # by message key (the model name), "" when none
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"partition": self.partition, "offset": self.offset,
+                "keys": {k: ks.to_dict() for k, ks in self.keys.items()},
+                "rules": self.rules.to_dict(), "invalid": dict(self.invalid)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PartitionState":
+        ps = cls(d["partition"])
+        ps.offset = d["offset"]
+        ps.keys = {k: KeyState.from_dict(v) for k, v in d["keys"].items()}
+        ps.rules = RuleEngine.from_dict(d["rules"])
+        ps.invalid = dict(d.get("invalid", {}))
+        return ps
+
+
+def key_of(model: str, version: str) -> str:
+    return f"{model}@{version}"
+
+
+class Monitor:
+    """Per-partition state and the decisions made on it."""
+
+    def __init__(self, settings: MonitorSettings | None = None, reference_for: ReferenceLookup | None = None) -> None:
+        self.settings = settings or MonitorSettings()
+        self.reference_for = reference_for or (lambda model, version: None)
+        self.partitions: dict[int, PartitionState] = {}
+
+    # --- input ------------------------------------------------------------------------------------
+
+    def partition(self, partition: int) -> PartitionState:
+        ps = self.partitions.get(partition)
+        if ps is None:
+            ps = self.partitions[partition] = PartitionState(partition)
+        return ps
+
+    def handle(self, partition: int, offset: int, raw: bytes | None, *, topic: str, key: bytes | None = None,
+               now: float | None = None) -> Outcome:
+        """Count one message of the predictions topic into its windows, or dead-letter it."""
+        ps = self.partition(partition)
+        if offset <= ps.offset:
+            return Outcome(duplicate=True)
+        ps.offset = offset
+        try:
+            if raw is None:
+                raise ContractError([("$", None, "a JSON message (got a record without a value)")], reason="not_json")
+            events = decode_message(raw)
+        except ContractError as exc:
+            name = (key or b"").decode("utf-8", "replace")[:128]
+            ps.invalid[name] = ps.invalid.get(name, 0) + 1
+            return Outcome(deadletters=[dead_letter(raw, exc, topic=topic, partition=partition, offset=offset,
+                                                    ts=time.time() if now is None else now)])
+        out = Outcome()
+        version = events[0].version
+        if all(e.version == version for e in events):
+            groups = {version: events}
+        else:
+            groups = {}
+            for e in events:
+                groups.setdefault(e.version, []).append(e)
+        for version, evs in groups.items():
+            ks = self._key(ps, evs[0].model, version)
+            out.key = key_of(ks.model, version)
+            self._add(ks, evs, out, topic=topic, partition=partition, offset=offset, now=now)
+        return out
+
+    def _key(self, ps: PartitionState, model: str, version: str) -> KeyState:
+        k = key_of(model, version)
+        ks = ps.keys.get(k)
+        if ks is None:
+            reference = self.reference_for(model, version)
+            ks = ps.keys[k] = KeyState(model, version, VersionMonitor(self.settings.detectors, reference=reference))
+            ks.last_eval = time.monotonic()
+        return ks
+
+    def _add(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, *, topic: str, partition: int,
+             offset: int, now: float | None) -> None:
+        s = self.settings
+        pending = ks.pending
+        for e in events:
+            if e.kind == "prediction":
+                ks.buf.append(e)
+                if e.ground_truth is None:
+                    pending[e.event_id] = (e.ts, e.prediction)
+                out.counted += 1
+                ks.events_total += 1
+                ks.since_eval += 1
+                if e.ts > ks.max_ts:
+                    ks.max_ts = e.ts
+            else:
+                hit = pending.pop(e.event_id, None)
+                if hit is None:
+                    err = ContractError([("event_id", e.event_id, "the id of a prediction of this model version "
+                                          f"seen in the last {s.feedback_ttl_s:g}s")], reason="feedback_unmatched")
+                    out.deadletters.append(dead_letter(encode(e), err, topic=topic, partition=partition, offset=offset,
+                                                       ts=time.time() if now is None else now))
+                    continue
+                ks.fb_buf.append((e.ts, hit[1], e.ground_truth))
+                ks.feedback_total += 1
+                out.counted += 1
+        if ks.first_ts == 0.0 and ks.buf:
+            ks.first_ts = ks.buf[0].ts
+        while len(pending) > s.feedback_max_pending:
+            pending.popitem(last=False)
+        if len(ks.buf) >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
+            self.flush(ks)
+
+    def flush(self, ks: KeyState) -> None:
+        """Push the buffered events of a key into its detector bank (one vectorised update)."""
+        if ks.buf:
+            cols = to_columns(ks.buf)
+            ks.buf = []
+            ks.bank.update_batch(ts=cols.ts, latency_ms=cols.latency_ms, prediction=cols.prediction,
+                                 ground_truth=cols.ground_truth, features=cols.features)
+        if ks.fb_buf:
+            arr = np.asarray(ks.fb_buf, dtype=np.float64)
+            ks.fb_buf = []
+            ks.bank.add_feedback(ts=arr[:, 0], prediction=arr[:, 1], ground_truth=arr[:, 2])
+        # expire predictions that waited too long for feedback (event time)
+        horizon = ks.max_ts - self.settings.feedback_ttl_s
+        pending = ks.pending
+        while pending:
+            first = next(iter(pending.values()))
+            if first[0] >= horizon:
+                break
+            pending.popitem(last=False)
+
+    def flush_all(self) -> None:
+        for ps in self.partitions.values():
+            for ks in ps.keys.values():
+                self.flush(ks)
+
+    # --- evaluation -------------------------------------------------------------------------------
+
+    def due(self, now_monotonic: float | None = None) -> list[tuple[int, str]]:
+        """Keys to evaluate: ``eval_events`` new events, or ``eval_interval_s`` since the last time."""
+        now = time.monotonic() if now_monotonic is None else now_monotonic
+        s = self.settings
+        return [(p, k) for p, ps in self.partitions.items() for k, ks in ps.keys.items()
+                if ks.since_eval >= s.eval_events or (ks.since_eval > 0 or ks.fb_buf or ks.buf)
+                and now - ks.last_eval >= s.eval_interval_s]
+
+    def evaluate(self, partition: int, key: str, *, rules: list[Rule], context: dict[str, Any] | None = None,
+                 now_monotonic: float | None = None) -> tuple[MetricSnapshot, list[Alert]]:
+        """Metrics of one key now, and the alerts the rules raise on them."""
+        ps = self.partitions[partition]
+        ks = ps.keys[key]
+        self.flush(ks)
+        metrics = ks.bank.evaluate(ks.max_ts)
+        metrics[mn.EVENTS_TOTAL] = float(ks.events_total)
+        metrics[mn.INVALID_EVENTS_TOTAL] = float(ps.invalid.get(ks.model, 0))
+        ks.since_eval = 0
+        ks.last_eval = time.monotonic() if now_monotonic is None else now_monotonic
+        window_s = max(0.0, ks.max_ts - ks.first_ts)
+        n = int(ks.bank.window_size) if hasattr(ks.bank, "window_size") else ks.events_total
+        snapshot = MetricSnapshot(model=ks.model, version=ks.version, ts=ks.max_ts,
+                                  window=WindowInfo(events=n, seconds=round(window_s, 3)),
+                                  metrics={k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+        alerts = ps.rules.evaluate(ks.model, ks.version, snapshot.metrics, ts=ks.max_ts, rules=rules,
+                                   context=context)
+        return snapshot, alerts
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def checkpoint(self, partition: int) -> bytes:
+        """The partition's state as JSON bytes (buffers flushed first)."""
+        ps = self.partitions[partition]
+        for ks in ps.keys.values():
+            self.flush(ks)
+        return msgspec.json.encode(ps.to_dict())
+
+    def restore(self, partition: int, data: bytes) -> PartitionState:
+        ps = PartitionState.from_dict(msgspec.json.decode(data))
+        now = time.monotonic()
+        for ks in ps.keys.values():
+            ks.last_eval = now
+        self.partitions[partition] = ps
+        return ps
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition (revoked from this worker)."""
+        self.partitions.pop(partition, None)
+
+    def set_reference(self, model: str, version: str, reference: dict) -> bool:
+        """Install an explicit reference for a key held here (after a promotion or rollback)."""
+        for ps in self.partitions.values():
+            ks = ps.keys.get(key_of(model, version))
+            if ks is not None:
+                self.flush(ks)
+                ks.bank.set_reference(reference)
+                return True
+        return False
+
+    def keys(self) -> list[tuple[str, str]]:
+        return [(ks.model, ks.version) for ps in self.partitions.values() for ks in ps.keys.values()]
