@@ -339,10 +339,9 @@ class ModelEvaluator:
 
         pred, mode, cv = self._predictions(model_name, data, train_data, progress, "predict")
         metrics = _with_bias(y, pred)
-        intervals = bootstrap_intervals(y, pred, n_resamples=self.n_resamples,
-                                        confidence=self.confidence, seed=self.seed)
-        if progress:
-            progress("bootstrap", self.n_resamples, self.n_resamples)
+        intervals = bootstrap_intervals(
+            y, pred, n_resamples=self.n_resamples, confidence=self.confidence, seed=self.seed,
+            progress=(lambda done, total: progress("bootstrap", done, total)) if progress else None)
 
         by_kind = None
         if data.kinds is not None:

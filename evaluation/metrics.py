@@ -13,7 +13,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -69,6 +69,7 @@ def bootstrap_intervals(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap confidence intervals of each metric, resampling texts with replacement.
 
@@ -80,6 +81,8 @@ def bootstrap_intervals(
         Coverage of each interval, in (0, 1).
     seed
         Seed of the `numpy.random.Generator` that draws the resamples.
+    progress
+        Called as ``progress(done, n_resamples)`` after each chunk of resamples.
 
     References
     ----------
@@ -107,6 +110,8 @@ def bootstrap_intervals(
         for k, v in _metrics_rows(t[idx], p[idx]).items():
             out[k].append(v)
         done += b
+        if progress:
+            progress(done, n_resamples)
     alpha = (1.0 - confidence) / 2.0
     intervals: dict[str, tuple[float, float]] = {}
     for k, parts in out.items():
