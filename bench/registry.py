@@ -6,7 +6,8 @@ Prints, for one client on loopback:
 - metric points logged per second (``log_metrics`` with several metrics per call),
 - the floor: a raw redis-py ``SET`` + ``GET`` loop (round trips per second),
 
-and the ratio of transitions/s to raw round trips/s.  The last line is the headline.
+and the ratio of transitions/s to raw round trips/s.  The three loops run in interleaved rounds
+(background load then hits them alike) and medians are printed.  The last line is the headline.
 
 Usage::
 
@@ -21,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,59 +80,67 @@ def local_redis(url: str | None) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
-def bench_raw(url: str, n: int, prefix: str) -> float:
-    """Round trips per second of a plain SET/GET loop (each call one round trip)."""
-    r = redis.Redis.from_url(url, decode_responses=True)
-    key = f"{prefix}:raw"
-    r.set(key, "0")
-    t0 = time.perf_counter()
-    for i in range(n // 2):
-        r.set(key, str(i))
-        r.get(key)
-    dt = time.perf_counter() - t0
-    r.delete(key)
-    r.close()
-    return (n // 2) * 2 / dt
+class Bench:
+    """The three loops, set up once, run in interleaved rounds so background load hits all alike."""
 
+    def __init__(self, url: str, prefix: str, per_call: int) -> None:
+        self.raw = redis.Redis.from_url(url, decode_responses=True)
+        self.raw_key = f"{prefix}:raw"
+        self.reg = ModelRegistry(url, prefix=prefix)
+        self.versions = [f"1.{i}.0" for i in range(8)]
+        for v in self.versions:
+            self.reg.register_model("bench", v)
+            self.reg.transition("bench", v, "staging")
+        self.reg.promote_to_production("bench", self.versions[0])
+        self.i = 0
+        self.tr = ExperimentTracker(url, prefix=prefix)
+        self.tr.start_experiment("bench")
+        self.run_id = self.tr.start_run("bench").run_id
+        self.names = [f"m{j}" for j in range(per_call)]
+        self.step = 0
 
-def bench_transitions(url: str, n: int, prefix: str) -> tuple[float, int]:
-    """Promote/rollback transitions per second, alternating, on one model."""
-    reg = ModelRegistry(url, prefix=prefix)
-    versions = [f"1.{i}.0" for i in range(8)]
-    for v in versions:
-        reg.register_model("bench", v)
-        reg.transition("bench", v, "staging")
-    reg.promote_to_production("bench", versions[0])
-    done = 0
-    t0 = time.perf_counter()
-    for i in range(n):
-        try:
-            if i % 2 == 0:
-                reg.promote_to_production("bench", versions[1 + (i // 2) % (len(versions) - 1)], actor="bench")
-            else:
-                reg.rollback_model("bench", actor="bench", reason="bench")
-            done += 1
-        except IllegalTransition:
-            pass
-    dt = time.perf_counter() - t0
-    history = len(reg.history("bench"))
-    reg.close()
-    return done / dt, history
+    def raw_round_trips(self, n: int) -> float:
+        """Round trips per second of a plain SET/GET loop (each call one round trip)."""
+        r, key = self.raw, self.raw_key
+        t0 = time.perf_counter()
+        for i in range(n // 2):
+            r.set(key, str(i))
+            r.get(key)
+        return (n // 2) * 2 / (time.perf_counter() - t0)
 
+    def transitions(self, n: int) -> float:
+        """Promote/rollback transitions per second, alternating, on one model."""
+        reg, versions = self.reg, self.versions
+        done = 0
+        t0 = time.perf_counter()
+        for _ in range(n):
+            self.i += 1
+            try:
+                if self.i % 2:
+                    reg.promote_to_production("bench", versions[1 + (self.i // 2) % (len(versions) - 1)],
+                                              actor="bench")
+                else:
+                    reg.rollback_model("bench", actor="bench", reason="bench")
+                done += 1
+            except IllegalTransition:
+                pass
+        return done / (time.perf_counter() - t0)
 
-def bench_metrics(url: str, calls: int, per_call: int, prefix: str) -> float:
-    """Metric points logged per second: ``calls`` log_metrics calls of ``per_call`` metrics each."""
-    tr = ExperimentTracker(url, prefix=prefix)
-    tr.start_experiment("bench")
-    run = tr.start_run("bench")
-    names = [f"m{j}" for j in range(per_call)]
-    t0 = time.perf_counter()
-    for step in range(calls):
-        tr.log_metrics(run.run_id, {name: step * 0.5 + j for j, name in enumerate(names)}, step=step)
-    dt = time.perf_counter() - t0
-    tr.end_run(run.run_id)
-    tr.close()
-    return calls * per_call / dt
+    def metric_points(self, calls: int) -> float:
+        """Metric points logged per second: ``calls`` log_metrics calls of len(names) metrics each."""
+        tr, names = self.tr, self.names
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            self.step += 1
+            tr.log_metrics(self.run_id, {name: self.step * 0.5 + j for j, name in enumerate(names)}, step=self.step)
+        return calls * len(names) / (time.perf_counter() - t0)
+
+    def close(self) -> int:
+        history = len(self.reg.history("bench"))
+        self.tr.end_run(self.run_id)
+        for c in (self.reg, self.tr, self.raw):
+            c.close()
+        return history
 
 
 def cleanup(url: str, prefix: str) -> None:
@@ -146,26 +157,36 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=10_000, help="transitions and raw round trips (default 10000)")
     ap.add_argument("--metric-calls", type=int, default=5_000, help="log_metrics calls (default 5000)")
     ap.add_argument("--per-call", type=int, default=10, help="metrics per log_metrics call (default 10)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds (default 5)")
     args = ap.parse_args(argv)
     prefix = f"bench{uuid.uuid4().hex[:8]}"
+    rounds = max(args.rounds, 1)
+    raw, tps, pps, ratios = [], [], [], []
     with local_redis(args.redis) as url:
         info = redis.Redis.from_url(url).info()
         print(f"redis {info['redis_version']} at {url}  aof={info.get('aof_enabled')}  "
-              f"python {sys.version.split()[0]}  redis-py {redis.__version__}")
+              f"python {sys.version.split()[0]}  redis-py {redis.__version__}  cpus {os.cpu_count()}")
         try:
-            raw = bench_raw(url, args.n, prefix)
-            tps, history = bench_transitions(url, args.n, prefix)
-            pps = bench_metrics(url, args.metric_calls, args.per_call, prefix)
+            bench = Bench(url, prefix, args.per_call)
+            for _ in range(rounds):
+                raw.append(bench.raw_round_trips(args.n // rounds))
+                tps.append(bench.transitions(args.n // rounds))
+                pps.append(bench.metric_points(args.metric_calls // rounds))
+                ratios.append(tps[-1] / raw[-1])
+            history = bench.close()
         finally:
             cleanup(url, prefix)
-    print(f"raw redis-py SET/GET floor:    {raw:10,.0f} round trips/s ({1e6 / raw:.0f} us each)")
-    print(f"promote/rollback transitions:  {tps:10,.0f} /s ({1e6 / tps:.0f} us each; {history} audit entries)")
-    print(f"metric points logged:          {pps:10,.0f} /s ({args.per_call} per log_metrics call, "
-          f"{pps / args.per_call:,.0f} calls/s)")
-    print(f"ratio transitions/s : raw round trips/s = {tps / raw:.2f}")
-    print(f"headline: {tps:,.0f} atomic promote/rollback transitions/s = {tps / raw:.2f}x the raw SET/GET floor "
-          f"({raw:,.0f}/s); {pps:,.0f} metric points/s")
-
+    med = statistics.median
+    print(f"{rounds} interleaved rounds; medians (min-max):")
+    print(f"raw redis-py SET/GET floor:    {med(raw):10,.0f} round trips/s ({1e6 / med(raw):.0f} us each; "
+          f"{min(raw):,.0f}-{max(raw):,.0f})")
+    print(f"promote/rollback transitions:  {med(tps):10,.0f} /s ({1e6 / med(tps):.0f} us each; "
+          f"{min(tps):,.0f}-{max(tps):,.0f}; {history} audit entries)")
+    print(f"metric points logged:          {med(pps):10,.0f} /s ({args.per_call} per log_metrics call; "
+          f"{min(pps):,.0f}-{max(pps):,.0f})")
+    print(f"ratio transitions/s : raw round trips/s = {med(ratios):.2f} (per-round median)")
+    print(f"headline: {med(tps):,.0f} atomic promote/rollback transitions/s = {med(ratios):.2f}x the raw SET/GET "
+          f"floor ({med(raw):,.0f} round trips/s); {med(pps):,.0f} metric points/s")
 
 if __name__ == "__main__":
     main()
