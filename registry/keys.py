@@ -52,7 +52,7 @@ Examples
 >>> Keys("a{b}")
 Traceback (most recent call last):
 ...
-ValueError: prefix must be 1-64 characters of [A-Za-z0-9._:-], got 'a{b}'
+ValueError: prefix must be 1-100 characters of [A-Za-z0-9._:-], got 'a{b}'
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 EXPERIMENT_ID_RE = re.compile(r"^[0-9a-f]{12}$")
 RUN_ID_RE = re.compile(r"^([0-9a-f]{12})-[0-9a-f]{12}$")
 
@@ -130,7 +130,7 @@ class Keys:
 
     def __init__(self, prefix: str = "predwatch") -> None:
         if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
-            raise ValueError(f"prefix must be 1-64 characters of [A-Za-z0-9._:-], got {prefix!r}")
+            raise ValueError(f"prefix must be 1-100 characters of [A-Za-z0-9._:-], got {prefix!r}")
         self.prefix = prefix
         self.models = f"{prefix}:models"
         self.experiments = f"{prefix}:experiments"
