@@ -76,7 +76,8 @@ class PredwatchWorker:
         self.group = f"{settings.topic_prefix}-monitor"
         self.monitor = Monitor(monitor_settings or MonitorSettings(
             eval_events=settings.eval_events, eval_interval_s=settings.eval_interval_s,
-            detectors=MonitorConfig(window_events=settings.window_events)), reference_for=self._reference_for)
+            detectors=MonitorConfig(window_events=settings.window_events, reference_size=settings.window_events,
+                                    false_alarm_rate=settings.false_alarm_rate)), reference_for=self._reference_for)
         self.checkpoint_interval_s = checkpoint_interval_s
         self.tick_interval_s = tick_interval_s
         self.registry = metrics_registry or CollectorRegistry()

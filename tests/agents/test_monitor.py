@@ -1,0 +1,148 @@
+"""The monitor core without Kafka: counting, dead letters, feedback join, checkpoints, alerts."""
+
+import msgspec
+import numpy as np
+import pytest
+
+from agents.monitor import Monitor, MonitorSettings
+from detectors.bank import MonitorConfig
+from streams import records
+from streams.rules import Rule
+
+TOPIC = "predwatch.predictions"
+
+
+def settings(**kw):
+    det = MonitorConfig(window_events=200, reference_size=200, anomaly_detector="none", false_alarm_rate=0.001)
+    return MonitorSettings(eval_events=200, eval_interval_s=3600, detectors=det, **kw)
+
+
+def envelope(rng, n, *, t0, shift=0.0, latency=20.0, version="1.0.0", gt=True, model="tok"):
+    evs = []
+    for i in range(n):
+        p = float(rng.normal(100 + shift, 10))
+        evs.append(records.make_event(model=model, version=version, ts=t0 + i * 0.01, latency_ms=float(rng.lognormal(np.log(latency), 0.2)),
+                                      prediction=p, ground_truth=p + float(rng.normal(0, 2)) if gt else None,
+                                      features={"lang": ["en", "de"][i % 2], "chars": int(rng.integers(10, 400))}))
+    return evs, records.encode_batch(evs)
+
+
+def test_counts_envelopes_and_skips_redelivered_offsets():
+    rng = np.random.default_rng(1)
+    m = Monitor(settings())
+    _, raw = envelope(rng, 300, t0=1000)
+    assert m.handle(0, 0, raw, topic=TOPIC).counted == 300
+    again = m.handle(0, 0, raw, topic=TOPIC)
+    assert again.duplicate and again.counted == 0
+    assert m.partitions[0].keys["tok@1.0.0"].events_total == 300
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"\xff\xfegarbage", "not_utf8"),
+    (b"{not json", "not_json"),
+    (b'{"v":2,"batch":[]}', "unsupported_version"),
+    (b'{"v":1,"event_id":"e","model":"m","version":"1.0.0","ts":1,"latency_ms":-5,"prediction":1}', "invalid_field"),
+    (None, "not_json"),
+])
+def test_bad_messages_become_dead_letters_with_reason(raw, reason):
+    m = Monitor(settings())
+    out = m.handle(3, 17, raw, topic=TOPIC, key=b"m", now=5.0)
+    assert out.counted == 0 and len(out.deadletters) == 1
+    dl = out.deadletters[0]
+    assert (dl.reason, dl.partition, dl.offset, dl.topic) == (reason, 3, 17, TOPIC)
+    assert m.partitions[3].invalid == {"m": 1}
+
+
+def test_feedback_joins_by_event_id_and_unmatched_is_dead_lettered():
+    m = Monitor(settings())
+    rng = np.random.default_rng(2)
+    evs, raw = envelope(rng, 250, t0=1000, gt=False)
+    m.handle(0, 0, raw, topic=TOPIC)
+    fb = [records.make_event(kind="feedback", model="tok", version="1.0.0", event_id=e.event_id,
+                             ground_truth=e.prediction + 1.0, ts=e.ts + 5) for e in evs[:240]]
+    fb.append(records.make_event(kind="feedback", model="tok", version="1.0.0", event_id="never-seen", ground_truth=1.0, ts=2000))
+    out = m.handle(0, 1, records.encode_batch(fb), topic=TOPIC)
+    assert out.counted == 240 and [d.reason for d in out.deadletters] == ["feedback_unmatched"]
+    snap, _ = m.evaluate(0, "tok@1.0.0", rules=[])
+    assert snap.metrics["mae"] == pytest.approx(1.0)  # the join used the stored predictions
+    # a feedback for an already-joined prediction is unmatched (no double counting)
+    out = m.handle(0, 2, records.encode(fb[0]), topic=TOPIC)
+    assert out.counted == 0 and out.deadletters[0].reason == "feedback_unmatched"
+
+
+def test_checkpoint_restore_continues_identically():
+    rng = np.random.default_rng(3)
+    a = Monitor(settings())
+    batches = [envelope(rng, 250, t0=1000 + 10 * i)[1] for i in range(6)]
+    for off, raw in enumerate(batches[:3]):
+        a.handle(0, off, raw, topic=TOPIC)
+    b = Monitor(settings())
+    b.restore(0, a.checkpoint(0))
+    assert b.partitions[0].offset == 2
+    for m in (a, b):
+        for off, raw in enumerate(batches[3:], start=3):
+            m.handle(0, off, raw, topic=TOPIC)
+    sa, _ = a.evaluate(0, "tok@1.0.0", rules=[])
+    sb, _ = b.evaluate(0, "tok@1.0.0", rules=[])
+    assert sa.metrics == sb.metrics and sa.metrics["events_total"] == 1500
+    assert b.handle(0, 1, batches[1], topic=TOPIC).duplicate  # restored offset still dedups
+
+
+def test_latency_regression_fires_and_recovery_resolves():
+    rule = Rule.from_dict({"name": "latency-p95", "metric": "latency_p95_ms", "condition": ">", "threshold": 100,
+                           "resolve_threshold": 60, "for": "0s", "cooldown": "0s"})
+    rng = np.random.default_rng(4)
+    m = Monitor(settings())
+    seen = []
+    for i, latency in enumerate([20] * 4 + [300] * 3 + [20] * 3):
+        m.handle(0, i, envelope(rng, 200, t0=1000 + 2 * i, latency=latency)[1], topic=TOPIC)
+        _, alerts = m.evaluate(0, "tok@1.0.0", rules=[rule])
+        seen += [(i, a.status, a.rule) for a in alerts]
+    assert seen == [(4, "firing", "latency-p95"), (7, "resolved", "latency-p95")]
+
+
+def test_prediction_shift_raises_drift_alert_naming_test_and_field():
+    rule = Rule.from_dict({"name": "drift-ks", "metric": "drift.*.ks_drift", "condition": ">=", "threshold": 1})
+    rng = np.random.default_rng(5)
+    m = Monitor(settings())
+    alerts = []
+    for i in range(4):
+        m.handle(0, i, envelope(rng, 200, t0=1000 + 2 * i, shift=0 if i < 2 else 15)[1], topic=TOPIC)
+        alerts += m.evaluate(0, "tok@1.0.0", rules=[rule])[1]
+    assert {a.metric for a in alerts} == {"drift.prediction.ks_drift"}
+    assert "KS drift on field 'prediction'" in alerts[0].message
+
+
+def test_versions_of_one_model_are_separate_keys():
+    rng = np.random.default_rng(6)
+    m = Monitor(settings())
+    a, _ = envelope(rng, 10, t0=1000, version="1.0.0")
+    b, _ = envelope(rng, 5, t0=1000, version="2.0.0")
+    out = m.handle(0, 0, records.encode_batch(a + b), topic=TOPIC)
+    assert out.counted == 15
+    assert {k: ks.events_total for k, ks in m.partitions[0].keys.items()} == {"tok@1.0.0": 10, "tok@2.0.0": 5}
+
+
+def test_explicit_reference_from_lookup_is_used():
+    from detectors.reference import Reference
+
+    rng = np.random.default_rng(7)
+    ref = Reference.from_samples({"prediction": rng.normal(100, 10, 500).tolist()}).to_dict()
+    calls = []
+
+    def lookup(model, version):
+        calls.append((model, version))
+        return ref if version == "1.0.0" else None
+
+    m = Monitor(settings(), reference_for=lookup)
+    m.handle(0, 0, envelope(rng, 3, t0=1)[1], topic=TOPIC)
+    m.handle(0, 1, envelope(rng, 3, t0=2, version="2.0.0")[1], topic=TOPIC)
+    assert calls == [("tok", "1.0.0"), ("tok", "2.0.0")]
+    keys = m.partitions[0].keys
+    assert keys["tok@1.0.0"].bank.reference_complete  # no warm-up with an explicit reference
+    assert not keys["tok@2.0.0"].bank.reference_complete  # built from its first events
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="eval_events"):
+        MonitorSettings(eval_events=0)
