@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import semver
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.keys import Keys, experiment_of_run, validate_model_name
 from registry.models import parse_version, sort_versions
@@ -59,3 +62,22 @@ def test_semver_precedence_including_prerelease_and_build():
     assert sort_versions(shuffled) == ordered
     # build metadata does not change precedence; equal precedence falls back to the text
     assert sort_versions(["1.0.0+b", "1.0.0+a", "1.0.0-rc.1"]) == ["1.0.0-rc.1", "1.0.0+a", "1.0.0+b"]
+
+
+_ident = st.one_of(st.integers(0, 20).map(str), st.text("abcxyz-", min_size=1, max_size=4))
+_version = st.builds(
+    lambda core, pre, build: ".".join(map(str, core)) + (f"-{'.'.join(pre)}" if pre else "")
+    + (f"+{'.'.join(build)}" if build else ""),
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    st.lists(_ident, max_size=3),
+    st.lists(st.text("abc123", min_size=1, max_size=3), max_size=2),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_version, min_size=1, max_size=12, unique=True))
+def test_sort_versions_agrees_with_semver_precedence(versions):
+    ordered = sort_versions(versions)
+    assert sorted(ordered) == sorted(versions)
+    for a, b in zip(ordered, ordered[1:]):
+        assert semver.Version.parse(a).compare(b) <= 0
