@@ -234,8 +234,11 @@ def show(
     table.add_row("rollback stack", " <- ".join(reversed(summary["previous_production"])) or "-")
     table.add_row("aliases", ", ".join(f"{a}={v}" for a, v in summary["aliases"].items()) or "-")
     gate = summary["quality_gate"]
-    table.add_row("quality gate", "-" if not gate else ", ".join(
-        f"{m} {c} {_num(x)}" for m, (c, x) in sorted(gate["thresholds"].items())) + f" (for {', '.join(gate['stages'])})")
+    gate_text = "-"
+    if gate:
+        rules = ", ".join(f"{m} {c} {_num(x)}" for m, (c, x) in sorted(gate["thresholds"].items()))
+        gate_text = f"{rules} (for {', '.join(gate['stages'])})"
+    table.add_row("quality gate", gate_text)
     table.add_row("active reference", "yes" if summary["active_reference"] else "no")
     table.add_row("versions", ", ".join(f"{v} ({s})" for v, s in summary["versions"].items()))
     _console().print(table)

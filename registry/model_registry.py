@@ -444,7 +444,7 @@ class ModelRegistry:
                 entries = self._redis.xrevrange(hist, max=end, min="-", count=64)
                 if not entries:
                     return None
-                for eid, f in entries:
+                for _, f in entries:
                     if float(f.get("ts") or 0) <= ts:
                         return f.get("production") or None
                 end = "(" + entries[-1][0]
@@ -488,7 +488,8 @@ class ModelRegistry:
                 raise ValueError(f"thresholds[{metric!r}] must be (condition, value), got {rule!r}")
             cond, value = rule
             if cond not in CONDITIONS:
-                raise ValueError(f"thresholds[{metric!r}] condition must be one of {' '.join(CONDITIONS)}, got {cond!r}")
+                raise ValueError(f"thresholds[{metric!r}] condition must be one of {' '.join(CONDITIONS)}, "
+                                 f"got {cond!r}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"thresholds[{metric!r}] value must be a finite number, got {value!r}")
             clean[metric] = [cond, float(value)]
