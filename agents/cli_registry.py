@@ -186,7 +186,7 @@ def list_(
 @registry_app.command("show")
 def show(
     name: str = typer.Argument(..., help="model name"),
-    version: Optional[str] = typer.Argument(None, help="version (omit for the model summary)"),
+    version: Optional[str] = typer.Argument(None, help="version or alias (omit for the model summary)"),
     redis_url: Optional[str] = RedisOpt,
     prefix: str = PrefixOpt,
     as_json: bool = JsonOpt,
@@ -194,7 +194,7 @@ def show(
     """Show one version in full, or a model summary (production, aliases, gate, rollback stack)."""
     reg = _registry(redis_url, prefix)
     if version is not None:
-        mv = _call(lambda: reg.get(name, version))
+        mv = _call(lambda: reg.get(name, reg.resolve_version(name, version)))
         body = mv.to_dict()
         body["reference"] = _call(lambda: reg.get_reference(name, mv.version))
         if as_json:

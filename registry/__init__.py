@@ -6,6 +6,7 @@
 """
 
 from registry.errors import (
+    AliasNotFound,
     DuplicateVersion,
     ExperimentNotFound,
     IllegalTransition,
@@ -38,6 +39,7 @@ __all__ = [
     "RegistryError",
     "ModelNotFound",
     "VersionNotFound",
+    "AliasNotFound",
     "ExperimentNotFound",
     "RunNotFound",
     "DuplicateVersion",

@@ -8,6 +8,7 @@ family or the familiar built-in (``except KeyError``).  Each carries its data as
     RegistryError(Exception)                      any registry/tracker failure
     ├── ModelNotFound(KeyError)                   .model
     ├── VersionNotFound(KeyError)                 .model .version
+    ├── AliasNotFound(KeyError)                   .model .alias
     ├── ExperimentNotFound(KeyError)              .experiment
     ├── RunNotFound(KeyError)                     .run_id
     ├── DuplicateVersion(ValueError)              .model .version
@@ -42,6 +43,7 @@ __all__ = [
     "RegistryError",
     "ModelNotFound",
     "VersionNotFound",
+    "AliasNotFound",
     "ExperimentNotFound",
     "RunNotFound",
     "DuplicateVersion",
@@ -76,6 +78,16 @@ class VersionNotFound(RegistryError, KeyError):
         self.version = version
         hint = f"; registered: {', '.join(known[-10:])}" if known else ""
         super().__init__(f"version {version!r} of model {model!r} is not registered{hint}")
+
+
+class AliasNotFound(RegistryError, KeyError):
+    """The model has no such alias."""
+
+    def __init__(self, model: str, alias: str, known: list[str] | None = None) -> None:
+        self.model = model
+        self.alias = alias
+        hint = f"; its aliases: {', '.join(known)}" if known else "; it has no aliases"
+        super().__init__(f"model {model!r} has no alias {alias!r}{hint}")
 
 
 class ExperimentNotFound(RegistryError, KeyError):

@@ -28,6 +28,7 @@ from typing import Any
 from registry import scripts
 from registry.connection import connect, redact, redis_errors
 from registry.errors import (
+    AliasNotFound,
     DuplicateVersion,
     IllegalTransition,
     ModelNotFound,
@@ -145,7 +146,7 @@ class ModelRegistry:
                 "Use promote_to_production for a new version",
             )
         if code == "alias_not_found":
-            raise IllegalTransition(name, None, None, None, f"{name} has no alias {args[0]!r} to delete")
+            raise AliasNotFound(name, args[0], sorted(self.aliases(name)))
         raise RegistryError(f"unexpected reply from the {operation} script: {reply!r}")
 
     def _transition_from(self, name: str, entry_id: str, f: dict[str, str]) -> Transition:
@@ -391,7 +392,7 @@ class ModelRegistry:
                            alert_id=None)
 
     def delete_alias(self, name: str, alias: str, *, actor: str = "system", reason: str = "") -> Transition:
-        """Remove ``alias``; audited.  Raises IllegalTransition if the alias is not set."""
+        """Remove ``alias``; audited.  Raises :class:`~registry.errors.AliasNotFound` if it is not set."""
         validate_model_name(name)
         validate_name("alias", alias)
         return self._apply(self._alias, name, "delete alias", [alias, ""], actor=actor, reason=reason, alert_id=None)
@@ -402,6 +403,29 @@ class ModelRegistry:
         validate_name("alias", alias)
         with self._errors("get alias"):
             return self._redis.hget(self._mk(name).aliases, alias)
+
+    def resolve_version(self, name: str, version_or_alias: str) -> str:
+        """The version meant by a version string or an alias (``"champion"``, ``"production"``).
+
+        A semantic version is returned as is (normalised); a stage name gives the version in that
+        stage only for ``production``; anything else is looked up as an alias
+        (:class:`~registry.errors.AliasNotFound` if unset).
+        """
+        validate_model_name(name)
+        try:
+            return self._version(version_or_alias)
+        except ValueError:
+            pass
+        if version_or_alias == Stage.PRODUCTION.value:
+            current = self.get_production_version(name)
+            if current is None:
+                raise AliasNotFound(name, version_or_alias, sorted(self.aliases(name)))
+            return current
+        target = self.get_alias(name, version_or_alias)
+        if target is None:
+            self.list_versions(name)  # unknown model -> ModelNotFound
+            raise AliasNotFound(name, version_or_alias, sorted(self.aliases(name)))
+        return target
 
     def aliases(self, name: str) -> dict[str, str]:
         """All aliases of ``name``: alias -> version."""

@@ -65,6 +65,8 @@ def test_registry_commands(cli, registry):
     assert "tok champion -> 1.1.0" in cli("registry", "alias", "tok", "champion").output
     assert json.loads(cli("registry", "alias", "tok", "challenger", "--json").output)["version"] is None
     cli("registry", "alias", "tok", "challenger", code=1)
+    assert json.loads(cli("registry", "show", "tok", "champion", "--json").output)["version"] == "1.1.0"
+    assert "no alias 'challenger'" in cli("registry", "show", "tok", "challenger", code=1).output
 
     before = time.time()
     time.sleep(0.01)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from registry import ALLOWED_TRANSITIONS, IllegalTransition, ModelNotFound, NoPreviousVersion, Stage, VersionNotFound
+from registry import ALLOWED_TRANSITIONS, AliasNotFound, IllegalTransition, ModelNotFound, NoPreviousVersion, Stage, VersionNotFound
 
 pytestmark = pytest.mark.services
 
@@ -141,8 +141,17 @@ def test_aliases_beside_stages(staged):
     assert reg.get_production_version("tok") == "1.0.0"  # aliases do not move stages
     reg.delete_alias("tok", "challenger")
     assert reg.get_alias("tok", "challenger") is None
-    with pytest.raises(IllegalTransition, match="no alias"):
+    with pytest.raises(AliasNotFound) as err:
         reg.delete_alias("tok", "challenger")
+    assert (err.value.model, err.value.alias) == ("tok", "challenger") and isinstance(err.value, KeyError)
+    assert "its aliases: champion" in str(err.value)
+    assert reg.resolve_version("tok", "champion") == "1.1.0"
+    assert reg.resolve_version("tok", "production") == "1.0.0"
+    assert reg.resolve_version("tok", "2.0.0") == "2.0.0"
+    with pytest.raises(AliasNotFound):
+        reg.resolve_version("tok", "challenger")
+    with pytest.raises(ModelNotFound):
+        reg.resolve_version("nope", "champion")
     with pytest.raises(ValueError, match="alias must not be a stage name"):
         reg.set_alias("tok", "production", "1.0.0")
     with pytest.raises(ValueError, match="alias must be 1-128 characters"):
