@@ -5,14 +5,18 @@ distinct) with ``tiktoken:cl100k_base``:
 
 - ``loop``: ``len(enc.encode_ordinary(t))`` for each text, one after the other;
 - ``batch xN``: tiktoken's ``enc.encode_ordinary_batch(texts, num_threads=N)``, for several N;
-- ``chunks xN``: :meth:`evaluation.ground_truth.TiktokenCounter.count_batch`, i.e. N threads
-  each counting a contiguous chunk with the plain loop (one task per chunk, not per text).
+- ``chunks xN``: :func:`evaluation.ground_truth.count_in_chunks`, N threads each counting
+  contiguous chunks with the plain loop (one task per chunk, not per text);
+- ``count_batch``: what the evaluation package uses (threads only for long texts).
+
+Two workloads: the shipped dataset's short texts (~140 characters) and long texts (20 of them
+joined, ~2,600 characters).
 
 Each variant runs ``--repeats`` times on the same texts in this one process; the best run counts.
-The last line printed is the headline: the best ``encode_ordinary_batch`` variant's texts/s and
-its ratio to the per-text loop.
+The last line printed is the headline: the best ``encode_ordinary_batch`` variant's texts/s
+against the per-text loop's, and their ratio, for both workloads.
 
-Run: ``python bench/evaluate.py [--texts 40000] [--repeats 5]``
+Run: ``python bench/evaluate.py [--texts 40000] [--long-texts 2000] [--repeats 5]``
 """
 
 from __future__ import annotations
@@ -25,13 +29,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import tiktoken
+
 from evaluation.dataset import load_default_dataset
-from evaluation.ground_truth import TiktokenCounter, load_tokenizer
+from evaluation.ground_truth import TiktokenCounter, count_in_chunks, load_tokenizer
 
 
-def make_texts(n: int) -> list[str]:
+def make_texts(n: int, join: int = 1) -> list[str]:
+    """`n` distinct texts, each `join` shipped texts long (plus a numbered suffix)."""
     base = load_default_dataset().texts
-    return [f"{base[i % len(base)]} #{i}" for i in range(n)]
+    return [" ".join(base[(i * join + j) % len(base)] for j in range(join)) + f" #{i}" for i in range(n)]
 
 
 def best_of(fn, repeats: int) -> tuple[float, int]:
@@ -43,54 +50,60 @@ def best_of(fn, repeats: int) -> tuple[float, int]:
     return best, result
 
 
+def run(enc, texts: list[str], repeats: int, label: str) -> dict[str, float]:
+    """Print one workload's figures; returns seconds per variant."""
+    chars = sum(map(len, texts))
+    cores = os.cpu_count() or 1
+    print(f"-- {label}: {len(texts):,} texts, {chars / len(texts):,.0f} characters each on average")
+
+    def loop() -> int:
+        return sum(len(enc.encode_ordinary(t)) for t in texts)
+
+    loop_s, tokens = best_of(loop, repeats)
+    seconds = {"loop": loop_s}
+
+    def show(name: str, s: float) -> None:
+        print(f"{name:>12}: {len(texts) / s:>12,.0f} texts/s {tokens / s:>14,.0f} tokens/s  "
+              f"({s * 1e3:7.1f} ms, {loop_s / s:.2f}x loop)")
+
+    show("loop", loop_s)
+    variants = [(f"batch x{n}", lambda n=n: sum(len(ids) for ids in enc.encode_ordinary_batch(texts, num_threads=n)))
+                for n in sorted({1, 2, cores, 8})]
+    variants += [(f"chunks x{n}", lambda n=n: int(count_in_chunks(enc, texts, n).sum())) for n in sorted({2, cores})]
+    counter = TiktokenCounter(enc, "bench", num_threads=cores)
+    variants.append(("count_batch", lambda: int(counter.count_batch(texts).sum())))
+    for name, fn in variants:
+        s, n = best_of(fn, repeats)
+        if n != tokens:
+            raise AssertionError(f"{name} counted {n} tokens, the loop {tokens}")
+        seconds[name] = s
+        show(name, s)
+    seconds["_texts"] = len(texts)
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="tiktoken ground-truth counting throughput")
-    parser.add_argument("--texts", type=int, default=40_000)
+    parser.add_argument("--texts", type=int, default=40_000, help="short texts (the shipped dataset's)")
+    parser.add_argument("--long-texts", type=int, default=2_000, help="long texts (20 shipped texts joined)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tokenizer", default="tiktoken:cl100k_base")
     args = parser.parse_args(argv)
 
     tok = load_tokenizer(args.tokenizer)
-    enc = tok.encoding
-    texts = make_texts(args.texts)
-    chars = sum(map(len, texts))
-    cores = os.cpu_count() or 1
-    print(f"{args.tokenizer} ({tok.source}); {len(texts):,} texts, {chars:,} characters; {cores} cores; "
-          f"best of {args.repeats}")
+    print(f"{args.tokenizer} ({tok.source}); {os.cpu_count()} cores; tiktoken {tiktoken.__version__}; "
+          f"best of {args.repeats} per variant, all in this process")
+    short = run(tok.encoding, make_texts(args.texts), args.repeats, "short texts")
+    long = run(tok.encoding, make_texts(args.long_texts, join=20), args.repeats, "long texts")
 
-    def loop() -> int:
-        return sum(len(enc.encode_ordinary(t)) for t in texts)
+    def best_batch(r: dict[str, float]) -> tuple[str, float]:
+        return min(((k, v) for k, v in r.items() if k.startswith("batch")), key=lambda kv: kv[1])
 
-    loop_s, tokens = best_of(loop, args.repeats)
-    print(f"{'loop':>10}: {len(texts) / loop_s:>12,.0f} texts/s {tokens / loop_s:>14,.0f} tokens/s  ({loop_s * 1e3:.1f} ms)")
-
-    results = {}
-    for threads in sorted({1, 2, cores, 8}):
-        def batch(threads=threads) -> int:
-            return sum(len(ids) for ids in enc.encode_ordinary_batch(texts, num_threads=threads))
-
-        s, n = best_of(batch, args.repeats)
-        if n != tokens:
-            raise AssertionError(f"batch x{threads} counted {n} tokens, the loop {tokens}")
-        results[threads] = s
-        print(f"{'batch x' + str(threads):>10}: {len(texts) / s:>12,.0f} texts/s {tokens / s:>14,.0f} tokens/s  "
-              f"({s * 1e3:.1f} ms, {loop_s / s:.2f}x loop)")
-
-    for threads in sorted({2, cores}):
-        counter = TiktokenCounter(enc, tok.name, num_threads=threads)
-
-        def chunked(counter=counter) -> int:
-            return int(counter.count_batch(texts).sum())
-
-        s, n = best_of(chunked, args.repeats)
-        if n != tokens:
-            raise AssertionError(f"count_batch x{threads} counted {n} tokens, the loop {tokens}")
-        print(f"{'chunks x' + str(threads):>10}: {len(texts) / s:>12,.0f} texts/s {tokens / s:>14,.0f} tokens/s  "
-              f"({s * 1e3:.1f} ms, {loop_s / s:.2f}x loop)")
-
-    threads, s = min(results.items(), key=lambda kv: kv[1])
-    print(f"headline: encode_ordinary_batch ({threads} threads) counts {len(texts) / s:,.0f} texts/s "
-          f"({tokens / s:,.0f} tokens/s), {loop_s / s:.2f}x the per-text loop ({len(texts) / loop_s:,.0f} texts/s)")
+    (sn, ss), (ln, ls) = best_batch(short), best_batch(long)
+    print(f"headline: batched multi-threaded tiktoken vs per-text loop: {short['_texts'] / ss:,.0f} vs "
+          f"{short['_texts'] / short['loop']:,.0f} texts/s = {short['loop'] / ss:.2f}x on short texts ({sn}); "
+          f"{long['_texts'] / ls:,.0f} vs {long['_texts'] / long['loop']:,.0f} texts/s = "
+          f"{long['loop'] / ls:.2f}x on long texts ({ln})")
 
 
 if __name__ == "__main__":
