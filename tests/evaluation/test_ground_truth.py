@@ -196,11 +196,15 @@ def test_a_stand_in_satisfies_the_interface():
 
 
 def test_threaded_batches_count_like_the_loop(empty_cache):
+    from evaluation.ground_truth import PARALLEL_MIN_MEAN_CHARS, count_in_chunks
+
     tok = load_tokenizer("tiktoken:cl100k_base", num_threads=2)
-    texts = [f"text number {i} " + "🙂" * (i % 5) + "word " * (i % 17) for i in range(2500)]
-    expected = [len(tok.encoding.encode_ordinary(t)) for t in texts]
-    assert tok.count_batch(texts).tolist() == expected
-    single = TiktokenCounter(tok.encoding, tok.name, num_threads=1)
-    assert single.count_batch(texts).tolist() == expected
+    short = [f"text number {i} " + "🙂" * (i % 5) + "word " * (i % 17) for i in range(500)]
+    long = [t * (PARALLEL_MIN_MEAN_CHARS // len(t) + 1) for t in short[:40]]
+    for texts in (short, long, []):
+        expected = [len(tok.encoding.encode_ordinary(t)) for t in texts]
+        assert tok.count_batch(texts).tolist() == expected
+        assert count_in_chunks(tok.encoding, texts, 3).tolist() == expected
+        assert TiktokenCounter(tok.encoding, tok.name, num_threads=1).count_batch(texts).tolist() == expected
     with pytest.raises(ValueError, match="num_threads must be >= 1"):
         TiktokenCounter(tok.encoding, tok.name, num_threads=0)
