@@ -25,7 +25,7 @@ import redis.exceptions as rx
 
 from registry.errors import RegistryError, RegistryUnavailable
 
-__all__ = ["connect", "redact", "redis_errors", "SCHEMES"]
+__all__ = ["connect", "redact", "redis_errors", "ReadBatch", "SCHEMES"]
 
 SCHEMES = ("redis", "rediss", "unix")
 
@@ -90,8 +90,44 @@ def redis_errors(url: str, operation: str) -> Iterator[None]:
             rx.BusyLoadingError, rx.ReadOnlyError) as exc:
         raise RegistryUnavailable(redact(url), operation, exc) from exc
     except rx.ResponseError as exc:
-        if str(exc).startswith(_UNAVAILABLE_REPLIES):
+        message = str(exc)
+        # inside a Lua script the OOM reply loses its "OOM" prefix
+        if message.startswith(_UNAVAILABLE_REPLIES) or "used memory > 'maxmemory'" in message:
             raise RegistryUnavailable(redact(url), operation, exc) from exc
         raise RegistryError(f"Redis at {redact(url)} rejected {operation}: {exc}") from exc
     except rx.RedisError as exc:
         raise RegistryError(f"Redis at {redact(url)} failed during {operation}: {exc}") from exc
+
+
+class ReadBatch:
+    """Several read commands on keys of one hash tag, answered together by one Lua script.
+
+    The answers come from one consistent state (like MULTI/EXEC) but, unlike MULTI/EXEC, keep
+    working when Redis is at ``maxmemory`` with ``noeviction``.  ``HGETALL`` answers a dict and
+    ``XRANGE``/``XREVRANGE`` a list of ``(id, fields dict)``, as redis-py's own commands do.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        from registry.scripts import READ_BATCH
+
+        self._script = client.register_script(READ_BATCH)
+
+    def __call__(self, *commands: tuple) -> list:
+        keys: list[str] = []
+        index: dict[str, int] = {}
+        argv: list = []
+        for name, key, *args in commands:
+            if key not in index:
+                keys.append(key)
+                index[key] = len(keys)
+            argv += [name, index[key], len(args), *args]
+        replies = self._script(keys=keys, args=argv) if commands else []
+        return [_convert(cmd[0], r) for cmd, r in zip(commands, replies)]
+
+
+def _convert(name: str, reply):
+    if name == "HGETALL":
+        return dict(zip(reply[::2], reply[1::2]))
+    if name in ("XRANGE", "XREVRANGE"):
+        return [(eid, dict(zip(fields[::2], fields[1::2]))) for eid, fields in reply]
+    return reply

@@ -3,8 +3,9 @@
 State lives in Redis under one prefix (layout in :mod:`registry.keys`).  Every change is one Lua
 script (:mod:`registry.scripts`) that checks its preconditions, writes the new state and appends
 the audit entry together, so concurrent writers can never leave a half-applied move or a history
-that disagrees with the pointers.  Reads of several keys go through ``MULTI`` so they see one
-consistent state.
+that disagrees with the pointers.  Reads of several keys go through one read-only script
+(:class:`registry.connection.ReadBatch`), so they see one consistent state and keep working when
+Redis is full.
 
 Lookups used on the monitoring hot path (:meth:`ModelRegistry.get_production_version`,
 :meth:`~ModelRegistry.get_alias`, :meth:`~ModelRegistry.get_reference`,
@@ -26,7 +27,7 @@ import uuid
 from typing import Any
 
 from registry import scripts
-from registry.connection import connect, redact, redis_errors
+from registry.connection import ReadBatch, connect, redact, redis_errors
 from registry.errors import (
     AliasNotFound,
     DuplicateVersion,
@@ -87,6 +88,7 @@ class ModelRegistry:
         self._rollback = r.register_script(scripts.ROLLBACK)
         self._alias = r.register_script(scripts.ALIAS)
         self._active_reference = r.register_script(scripts.ACTIVE_REFERENCE)
+        self._read = ReadBatch(r)
 
     def __repr__(self) -> str:
         return f"ModelRegistry({self._url!r}, prefix={self.prefix!r})"
@@ -225,12 +227,9 @@ class ModelRegistry:
     def _snapshot(self, name: str) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
         mk = self._mk(name)
         with self._errors("read versions"):
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.hgetall(mk.versions)
-            pipe.hgetall(mk.stages)
-            pipe.hgetall(mk.evaluations)
-            pipe.hgetall(mk.aliases)
-            versions, stages, evals, aliases = pipe.execute()
+            versions, stages, evals, aliases = self._read(
+                ("HGETALL", mk.versions), ("HGETALL", mk.stages), ("HGETALL", mk.evaluations),
+                ("HGETALL", mk.aliases))
         if not versions:
             raise ModelNotFound(name)
         return versions, stages, evals, aliases
@@ -258,13 +257,9 @@ class ModelRegistry:
         v = self._version(version)
         mk = self._mk(name)
         with self._errors("get"):
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.exists(mk.versions)
-            pipe.hget(mk.versions, v)
-            pipe.hget(mk.stages, v)
-            pipe.hget(mk.evaluations, v)
-            pipe.hgetall(mk.aliases)
-            exists, record, stage, evaluation, aliases = pipe.execute()
+            exists, record, stage, evaluation, aliases = self._read(
+                ("EXISTS", mk.versions), ("HGET", mk.versions, v), ("HGET", mk.stages, v),
+                ("HGET", mk.evaluations, v), ("HGETALL", mk.aliases))
         if not exists:
             raise ModelNotFound(name)
         if record is None:
@@ -442,15 +437,10 @@ class ModelRegistry:
         mk = self._mk(name)
         with self._errors("history"):
             if limit is None:
-                pipe = self._redis.pipeline(transaction=True)
-                pipe.exists(mk.versions)
-                pipe.xrange(mk.history)
-                exists, entries = pipe.execute()
+                exists, entries = self._read(("EXISTS", mk.versions), ("XRANGE", mk.history, "-", "+"))
             else:
-                pipe = self._redis.pipeline(transaction=True)
-                pipe.exists(mk.versions)
-                pipe.xrevrange(mk.history, count=limit)
-                exists, entries = pipe.execute()
+                exists, entries = self._read(("EXISTS", mk.versions),
+                                             ("XREVRANGE", mk.history, "+", "-", "COUNT", limit))
                 entries.reverse()
         if not exists:
             raise ModelNotFound(name)
@@ -551,10 +541,7 @@ class ModelRegistry:
     def _require_version(self, name: str, v: str) -> None:
         mk = self._mk(name)
         with self._errors("version lookup"):
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.exists(mk.versions)
-            pipe.hexists(mk.versions, v)
-            exists, has = pipe.execute()
+            exists, has = self._read(("EXISTS", mk.versions), ("HEXISTS", mk.versions, v))
         if not exists:
             raise ModelNotFound(name)
         if not has:

@@ -31,7 +31,7 @@ OPS_KEPT = 64
 REPLY_FIELDS = ("ts", "kind", "version", "from_stage", "to_stage", "alias", "previous_version", "production",
                 "previous_production", "forced", "failures")
 
-__all__ = ["REPLY_FIELDS", "REGISTER", "TRANSITION", "ROLLBACK", "ALIAS", "ACTIVE_REFERENCE", "lua_transition_table"]
+__all__ = ["REPLY_FIELDS", "READ_BATCH", "REGISTER", "TRANSITION", "ROLLBACK", "ALIAS", "ACTIVE_REFERENCE", "lua_transition_table"]
 
 _ORDER = [Stage.STAGING, Stage.PRODUCTION, Stage.DEVELOPMENT, Stage.DEPRECATED, Stage.ARCHIVED]
 
@@ -216,6 +216,26 @@ else
 end
 local prod = redis.call('HGET', K_META, 'production') or ''
 return audit('alias', v, '', '', alias, old, prod, '0', '')
+"""
+
+
+# Consistent multi-key reads.  A script that never writes runs even when Redis is at maxmemory,
+# where MULTI/EXEC is refused outright, so reads keep working on a full Redis.
+# ARGV: per command: name, key index (1-based into KEYS), argument count, arguments...
+READ_BATCH = """
+local READS = {GET=true, HGET=true, HGETALL=true, HKEYS=true, HEXISTS=true, HLEN=true, EXISTS=true,
+               LRANGE=true, LLEN=true, ZRANGE=true, ZCARD=true, XRANGE=true, XREVRANGE=true, XLEN=true}
+local out = {}
+local i = 1
+while i <= #ARGV do
+  local name, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+  if not READS[name] then return redis.error_reply('read batch: ' .. name .. ' is not a read command') end
+  local args = {}
+  for j = 1, n do args[j] = ARGV[i + 2 + j] end
+  out[#out + 1] = redis.call(name, key, unpack(args))
+  i = i + 3 + n
+end
+return out
 """
 
 

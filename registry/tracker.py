@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from registry.connection import connect, redact, redis_errors
+from registry.connection import ReadBatch, connect, redact, redis_errors
 from registry.errors import ExperimentNotFound, RegistryError, RunNotActive, RunNotFound
 from registry.keys import EXPERIMENT_ID_RE, Keys, experiment_of_run, validate_name
 from registry.models import CONDITIONS, Experiment, Run, check_metrics, compare
@@ -275,6 +275,7 @@ class ExperimentTracker:
         self._end_run = r.register_script(_END_RUN)
         self._start_run = r.register_script(_START_RUN)
         self._set_tags = r.register_script(_SET_TAGS)
+        self._read = ReadBatch(r)
         self._local: dict[str, tuple[float, float]] = {}  # run_id -> (perf_counter, process_time) at start
 
     def __repr__(self) -> str:
@@ -341,10 +342,7 @@ class ExperimentTracker:
         """An experiment by id or name."""
         eid = self._resolve(experiment)
         with self._errors("get experiment"):
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.hgetall(self.keys.experiment(eid))
-            pipe.zcard(self.keys.runs(eid))
-            h, count = pipe.execute()
+            h, count = self._read(("HGETALL", self.keys.experiment(eid)), ("ZCARD", self.keys.runs(eid)))
         if not h:
             raise ExperimentNotFound(experiment)
         return self._experiment(h, count)
@@ -557,15 +555,14 @@ class ExperimentTracker:
         """A run with its params, latest metrics and artifacts."""
         experiment_of_run(run_id)
         with self._errors("get run"):
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.hgetall(self.keys.run(run_id))
-            pipe.hgetall(self.keys.run_params(run_id))
-            pipe.hgetall(self.keys.run_metrics(run_id))
-            pipe.lrange(self.keys.run_artifacts(run_id), 0, -1)
-            h, params, metrics, artifacts = pipe.execute()
+            h, params, metrics, artifacts = self._read(*self._run_reads(run_id))
         if not h:
             raise RunNotFound(run_id)
         return self._build_run(run_id, h, params, metrics, artifacts)
+
+    def _run_reads(self, run_id: str) -> list[tuple]:
+        return [("HGETALL", self.keys.run(run_id)), ("HGETALL", self.keys.run_params(run_id)),
+                ("HGETALL", self.keys.run_metrics(run_id)), ("LRANGE", self.keys.run_artifacts(run_id), 0, -1)]
 
     @staticmethod
     def _build_run(run_id: str, h: dict, params: dict, metrics: dict, artifacts: list) -> Run:
@@ -588,13 +585,9 @@ class ExperimentTracker:
         eid = self._resolve(experiment)
         with self._errors("list runs"):
             run_ids = self._redis.zrange(self.keys.runs(eid), 0, -1)
-            pipe = self._redis.pipeline(transaction=True)
-            for rid in run_ids:
-                pipe.hgetall(self.keys.run(rid))
-                pipe.hgetall(self.keys.run_params(rid))
-                pipe.hgetall(self.keys.run_metrics(rid))
-                pipe.lrange(self.keys.run_artifacts(rid), 0, -1)
-            replies = pipe.execute() if run_ids else []
+            replies: list = []
+            for start in range(0, len(run_ids), 500):  # bounded script arguments per call
+                replies += self._read(*(cmd for rid in run_ids[start:start + 500] for cmd in self._run_reads(rid)))
         out = []
         for i, rid in enumerate(run_ids):
             h, params, metrics, artifacts = replies[4 * i: 4 * i + 4]

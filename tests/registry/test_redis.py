@@ -118,6 +118,8 @@ def test_every_script_call_touches_one_hash_slot(registry, tracker, monkeypatch,
         spy(registry, attr)
     for attr in ("_log_metrics", "_log_hash", "_log_artifacts", "_end_run", "_start_run", "_set_tags"):
         spy(tracker, attr)
+    spy(registry._read, "_script")  # consistent multi-key reads
+    spy(tracker._read, "_script")
 
     for v in ("1.0.0", "2.0.0"):
         registry.register_model("tok", v)
@@ -132,7 +134,45 @@ def test_every_script_call_touches_one_hash_slot(registry, tracker, monkeypatch,
         run.log_metrics({"loss": 1.0, "acc": 0.5, "drift.prediction.psi": 0.1})
         run.log_artifact(str(tmp_path / "f"))
         run.set_tags({"k": "v"})
+    registry.list_versions("tok")
+    registry.history("tok")
+    tracker.list_runs("e")
     used = {name for name, _ in calls}
-    assert used == {"_register", "_transition", "_rollback", "_alias", "_active_reference",
+    assert used == {"_register", "_transition", "_rollback", "_alias", "_active_reference", "_script",
                     "_log_metrics", "_log_hash", "_log_artifacts", "_end_run", "_start_run", "_set_tags"}
     assert all(len(slots) == 1 for _, slots in calls), calls
+
+
+@pytest.mark.services
+def test_full_redis_refuses_whole_operations(staged, raw):
+    """With noeviction, a Redis at maxmemory refuses writes: the registry raises RegistryUnavailable
+    and leaves stages, pointer and history exactly as they were."""
+    policy = raw.config_get("maxmemory-policy")["maxmemory-policy"]
+    if policy != "noeviction":
+        pytest.skip(f"session Redis runs maxmemory-policy {policy}, not noeviction")
+    staged.promote_to_production("tok", "1.0.0")
+    staged.promote_to_production("tok", "1.1.0")
+    before = (staged.history("tok"), staged.list_versions("tok"), staged.get_production_version("tok"))
+    old = raw.config_get("maxmemory")["maxmemory"]
+    raw.config_set("maxmemory", max(raw.info("memory")["used_memory"] // 2, 1024 * 1024))
+    try:
+        with pytest.raises(RegistryUnavailable, match="maxmemory") as err:
+            staged.promote_to_production("tok", "2.0.0")
+        assert err.value.operation == "transition to production"
+        with pytest.raises(RegistryUnavailable, match="maxmemory"):
+            staged.register_model("tok", "9.0.0")
+        # reads keep working on a full Redis (read-only scripts, not MULTI/EXEC)
+        assert (staged.history("tok"), staged.list_versions("tok"), staged.get_production_version("tok")) == before
+        # A script whose first write frees memory (rollback trims the stack first) is let through by
+        # Redis and then runs to the end: all or nothing either way.
+        try:
+            staged.rollback_model("tok")
+        except RegistryUnavailable:
+            pass
+    finally:
+        raw.config_set("maxmemory", old)
+    hist = staged.history("tok")
+    assert hist[-1].production == staged.get_production_version("tok")
+    assert all(b.previous_production == a.production for a, b in zip(hist, hist[1:]))
+    assert len(hist) in (len(before[0]), len(before[0]) + 1)
+    staged.promote_to_production("tok", "2.0.0")  # and it works again once there is room
