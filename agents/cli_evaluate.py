@@ -134,7 +134,8 @@ def _fail(console: Console, message: str) -> None:
 
 def evaluate_command(
     model: Annotated[str, typer.Option("--model", "-m", help=f"Estimator to evaluate: {', '.join(sorted(ESTIMATORS))}.")],
-    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="JSONL or CSV of `text` [+ `token_count`]; default: the shipped dataset.")] = DEFAULT_DATASET,
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", show_default=False,
+                                                help="JSONL or CSV of `text` [+ `token_count`]; default: the shipped dataset.")] = DEFAULT_DATASET,
     tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="Ground truth for missing counts: tiktoken:<encoding> or hf:<directory>.")] = "tiktoken:cl100k_base",
     recount: Annotated[bool, typer.Option("--recount", help="Recount every text with --tokenizer, ignoring counts in the file.")] = False,
     baseline: Annotated[str | None, typer.Option("--baseline", "-b", help="Estimator to compare with (paired Wilcoxon test).")] = None,

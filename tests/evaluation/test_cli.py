@@ -82,6 +82,32 @@ def test_dataset_and_tokenizer_errors_exit_2(app, runner, tmp_path, monkeypatch)
     assert result.exit_code == 2 and "needs the network" in result.stderr.replace("\n", " ")
 
 
+def test_counts_from_a_local_hf_tokenizer(app, runner, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.evaluation.test_ground_truth import CORPUS
+
+    raw = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    raw.train_from_iterator(CORPUS, trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    folder = tmp_path / "tok"
+    PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]").save_pretrained(folder)
+    path = tmp_path / "d.csv"
+    path.write_text("text\nthe monitor counts tokens\ndrift alert\nunknown words here too\n")
+    result = runner.invoke(app, ["evaluate", "-m", "word_punct", "-d", str(path), "-t", f"hf:{folder}",
+                                 "--json", "--resamples", "20"])
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["tokenizer"] == f"hf:{folder}" and body["n"] == 3
+    # word-level ground truth: one token per word (the unknown words map to [UNK], still one each)
+    from evaluation.estimators import get_estimator
+
+    texts, truth = ["the monitor counts tokens", "drift alert", "unknown words here too"], [4, 2, 4]
+    pred = get_estimator("word_punct").predict(texts)
+    assert body["metrics"]["mae"] == pytest.approx(sum(abs(p - t) for p, t in zip(pred, truth)) / 3)
+
+
 def test_logging_needs_a_redis_url(app, runner, monkeypatch):
     monkeypatch.delenv("PREDWATCH_REDIS", raising=False)
     result = runner.invoke(app, ["evaluate", "-m", "word_punct", "--log-experiment", "e"])
