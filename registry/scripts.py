@@ -31,7 +31,8 @@ OPS_KEPT = 64
 REPLY_FIELDS = ("ts", "kind", "version", "from_stage", "to_stage", "alias", "previous_version", "production",
                 "previous_production", "forced", "failures")
 
-__all__ = ["REPLY_FIELDS", "READ_BATCH", "REGISTER", "TRANSITION", "ROLLBACK", "ALIAS", "ACTIVE_REFERENCE", "lua_transition_table"]
+__all__ = ["REPLY_FIELDS", "OPS_KEPT", "READ_BATCH", "REGISTER", "TRANSITION", "ROLLBACK", "ALIAS", "ACTIVE_REFERENCE",
+           "lua_transition_table"]
 
 _ORDER = [Stage.STAGING, Stage.PRODUCTION, Stage.DEVELOPMENT, Stage.DEPRECATED, Stage.ARCHIVED]
 

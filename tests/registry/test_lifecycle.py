@@ -7,7 +7,15 @@ import uuid
 
 import pytest
 
-from registry import ALLOWED_TRANSITIONS, AliasNotFound, IllegalTransition, ModelNotFound, NoPreviousVersion, Stage, VersionNotFound
+from registry import (
+    ALLOWED_TRANSITIONS,
+    AliasNotFound,
+    IllegalTransition,
+    ModelNotFound,
+    NoPreviousVersion,
+    Stage,
+    VersionNotFound,
+)
 
 pytestmark = pytest.mark.services
 
