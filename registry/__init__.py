@@ -1,5 +1,13 @@
 """Model registry and experiment tracker on Redis.
 
+- :class:`ModelRegistry` (:mod:`registry.model_registry`): semantic versions, lifecycle stages
+  (:mod:`registry.stages`), aliases, rollback, append-only audit history, quality gate, drift
+  references.  One Lua script per change (:mod:`registry.scripts`).
+- :class:`ExperimentTracker` (:mod:`registry.tracker`): experiments, runs, params, metric series,
+  artifacts, resource usage, comparisons, grid search.
+- :mod:`registry.keys`: the key layout; :mod:`registry.errors`: the exception tree;
+  :mod:`registry.connection`: URLs, AUTH/TLS, error mapping.
+
 >>> from registry import Stage
 >>> Stage.parse("staging").value
 'staging'
