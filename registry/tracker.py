@@ -110,13 +110,14 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'end_time', ARGV[2], 'error', ARG
 return {'ok'}
 """
 
-# KEYS: experiment, runs, run   ARGV: run_id, start_time, tags JSON, pid, host
+# KEYS: experiment, runs, run, params   ARGV: run_id, start_time, tags JSON, pid, host, param, value, ...
 _START_RUN = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'error', 'experiment_not_found'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'error', 'run_exists'} end
 redis.call('HSET', KEYS[3], 'run_id', ARGV[1], 'status', 'running', 'start_time', ARGV[2], 'tags', ARGV[3],
            'pid', ARGV[4], 'host', ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if #ARGV > 5 then redis.call('HSET', KEYS[4], unpack(ARGV, 6)) end
 return {'ok'}
 """
 
@@ -382,32 +383,37 @@ class ExperimentTracker:
     def start_run(self, experiment_id_or_name: str, params: dict[str, Any] | None = None,
                   tags: dict[str, str] | None = None) -> Run:
         """Start a run in an experiment (by id or name); status ``running``."""
-        eid = self._resolve(experiment_id_or_name)
         tags = _str_dict("tags", tags)
+        param_args = self._param_args(params or {})
+        eid = self._resolve(experiment_id_or_name)
         run_id = f"{eid}-{uuid.uuid4().hex[:12]}"
         start = time.time()
         with self._errors("start run"):
             reply = self._start_run(
-                keys=[self.keys.experiment(eid), self.keys.runs(eid), self.keys.run(run_id)],
-                args=[run_id, repr(start), _json("tags", tags), os.getpid(), socket.gethostname()])
+                keys=[self.keys.experiment(eid), self.keys.runs(eid), self.keys.run(run_id),
+                      self.keys.run_params(run_id)],
+                args=[run_id, repr(start), _json("tags", tags), os.getpid(), socket.gethostname(), *param_args])
         if reply[0] != "ok":
             if reply[1] == "experiment_not_found":
                 raise ExperimentNotFound(experiment_id_or_name)
             raise RegistryError(f"could not start a run in {experiment_id_or_name!r}: {reply!r}")
         self._local[run_id] = (time.perf_counter(), time.process_time())
-        if params:
-            self.log_params(run_id, params)
         return Run(run_id=run_id, experiment_id=eid, status="running", start_time=start,
                    params=dict(params or {}), tags=tags)
 
-    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
-        """Record parameters (JSON values) of a running run; a repeated name is overwritten."""
+    @staticmethod
+    def _param_args(params: dict[str, Any]) -> list[str]:
         if not isinstance(params, dict):
             raise ValueError(f"params must be a dict of name -> JSON value, got {type(params).__name__}")
         args: list[str] = []
         for k, v in params.items():
             validate_name("param name", k)
             args += [k, _json(f"params[{k!r}]", v)]
+        return args
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """Record parameters (JSON values) of a running run; a repeated name is overwritten."""
+        args = self._param_args(params)
         self._run_script(self._log_hash, run_id, [self.keys.run(run_id), self.keys.run_params(run_id)], args,
                          "log params")
 

@@ -108,6 +108,9 @@ def test_bad_run_input(tracker, tmp_path):
         tracker.get_run("0123456789ab-0123456789ab")
     with pytest.raises(ExperimentNotFound):
         tracker.start_run("nope")
+    with pytest.raises(ValueError, match="finite numbers"):  # checked before anything is written
+        tracker.start_run("e", params={"lr": float("nan")})
+    assert len(tracker.list_runs("e")) == 1
     assert tracker.get_run(run.run_id).metrics == {}
 
 
