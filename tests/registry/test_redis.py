@@ -132,6 +132,7 @@ def test_every_script_call_touches_one_hash_slot(registry, tracker, monkeypatch,
     (tmp_path / "f").write_text("x")
     with tracker.run("e", params={"a": 1}, tags={"t": "1"}) as run:
         run.log_metrics({"loss": 1.0, "acc": 0.5, "drift.prediction.psi": 0.1})
+        run.log_params({"b": 2})
         run.log_artifact(str(tmp_path / "f"))
         run.set_tags({"k": "v"})
     registry.list_versions("tok")
