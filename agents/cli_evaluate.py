@@ -92,6 +92,15 @@ def render_report(report: EvaluationReport, console: Console) -> None:
             kinds.add_row(kind, str(m["n"]), _fmt(m["mae"]), _fmt(m["mape"]), _fmt(m["bias"]))
         console.print(kinds)
 
+    if report.worst:
+        worst = Table(title="Largest errors")
+        for col in ("line", "kind", "tokens", "predicted", "text"):
+            worst.add_column(col, justify="left" if col in ("kind", "text") else "right")
+        for w in report.worst:
+            worst.add_row(str(w["line"]), w["kind"] or "", str(w["token_count"]), _fmt(w["prediction"]),
+                          w["text"].replace("\n", "⏎"))
+        console.print(worst)
+
     if report.cross_validation:
         cv = report.cross_validation
         cvt = Table(title=f"{cv['k']}-fold CV, seed {cv['seed']}")

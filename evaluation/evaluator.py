@@ -128,6 +128,7 @@ class EvaluationReport:
     thresholds: QualityThresholds
     failures: list[str]
     by_kind: dict[str, dict[str, float]] | None = None
+    worst: list[dict[str, Any]] = field(default_factory=list)
     cross_validation: dict[str, Any] | None = None
     comparison: PairedComparison | None = None
     baseline_metrics: dict[str, float] | None = None
@@ -172,6 +173,7 @@ class EvaluationReport:
             "n_resamples": self.n_resamples,
             "seed": self.seed,
             "by_kind": self.by_kind,
+            "worst": list(self.worst),
             "cross_validation": self.cross_validation,
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "baseline_metrics": self.baseline_metrics,
@@ -180,6 +182,24 @@ class EvaluationReport:
             "failures": list(self.failures),
             "elapsed_s": self.elapsed_s,
         }
+
+
+def _worst(data: Dataset, pred: np.ndarray, n: int) -> list[dict[str, Any]]:
+    """The `n` records with the largest absolute errors (diagnostics), largest first."""
+    err = pred - data.counts
+    order = np.argsort(-np.abs(err), kind="stable")[:n]
+    out = []
+    for i in order:
+        text = data.texts[i]
+        out.append({
+            "line": data.lines[i],
+            "kind": data.kinds[i] if data.kinds is not None else None,
+            "text": text if len(text) <= 80 else text[:77] + "...",
+            "token_count": int(data.counts[i]),
+            "prediction": float(pred[i]),
+            "error": float(err[i]),
+        })
+    return out
 
 
 def _with_bias(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -213,6 +233,8 @@ class ModelEvaluator:
         Reads a dataset when a path is given instead of a :class:`Dataset`.
     batch_size
         Texts per `predict` call, so a progress callback sees the work advance.
+    n_worst
+        Records with the largest absolute errors listed in the report (``worst``).
     """
 
     def __init__(
@@ -228,6 +250,7 @@ class ModelEvaluator:
         estimator_factory: Callable[[str], TokenEstimator] = get_estimator,
         loader: GroundTruthLoader | None = None,
         batch_size: int = 2000,
+        n_worst: int = 5,
     ) -> None:
         if n_resamples < 1:
             raise ValueError(f"n_resamples must be >= 1, got {n_resamples!r}")
@@ -249,6 +272,9 @@ class ModelEvaluator:
         self.estimator_factory = estimator_factory
         self.loader = loader or GroundTruthLoader()
         self.batch_size = batch_size
+        if n_worst < 0:
+            raise ValueError(f"n_worst must be >= 0, got {n_worst!r}")
+        self.n_worst = n_worst
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -375,6 +401,7 @@ class ModelEvaluator:
             thresholds=self.thresholds,
             failures=failures,
             by_kind=by_kind,
+            worst=_worst(data, pred, self.n_worst),
             cross_validation=cv,
             comparison=comparison,
             baseline_metrics=baseline_metrics,

@@ -43,7 +43,7 @@ def test_readable_report(app, runner):
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())  # rich wraps long lines
     for text in ["feature_regression", "Accuracy", "baseline word_punct", "By kind", "non_english",
-                 "5-fold CV", "better than the baseline", "PASS"]:
+                 "5-fold CV", "Largest errors", "better than the baseline", "PASS"]:
         assert text in out, text
 
 

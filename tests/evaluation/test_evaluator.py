@@ -109,6 +109,18 @@ def test_by_kind_breakdown(data):
     assert max(report.by_kind, key=lambda k: report.by_kind[k]["mape"]) == "non_english"
 
 
+def test_worst_records_are_listed_for_diagnosis(data):
+    report = fast(n_worst=3).evaluate_token_counting_accuracy("chars_per_token", data)
+    errors = np.abs(report.predictions - data.counts)
+    assert [abs(w["error"]) for w in report.worst] == sorted(errors, reverse=True)[:3]
+    top = report.worst[0]
+    i = data.lines.index(top["line"])
+    assert top["token_count"] == data.counts[i] and top["prediction"] == report.predictions[i]
+    assert len(top["text"]) <= 80 and top["kind"] == data.kinds[i]
+    with pytest.raises(ValueError, match="n_worst must be >= 0"):
+        ModelEvaluator(n_worst=-1)
+
+
 def test_stand_in_estimators_pairs_and_progress():
     class Doubler:
         name = "doubler"
