@@ -88,6 +88,23 @@ class QualityThresholds:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_registry_gate(self) -> dict[str, tuple[str, float]]:
+        """The same limits as a registry quality gate (``ModelRegistry.set_quality_gate``), which reads
+        the metrics attached to a version; ``must_beat_baseline`` has no gate form and is left out.
+
+        Examples
+        --------
+        >>> QualityThresholds(max_mape=0.2, min_r2=0.9).to_registry_gate()
+        {'r2': ('>=', 0.9), 'mape': ('<=', 0.2)}
+        """
+        gate: dict[str, tuple[str, float]] = {}
+        for metric, attr, cond in (("mae", "max_mae", "<="), ("rmse", "max_rmse", "<="),
+                                   ("r2", "min_r2", ">="), ("mape", "max_mape", "<=")):
+            limit = getattr(self, attr)
+            if limit is not None:
+                gate[metric] = (cond, float(limit))
+        return gate
+
     def check(self, metrics: dict[str, float], comparison: PairedComparison | None = None) -> list[str]:
         """The failed checks, as readable strings (empty = pass). A NaN metric fails its check."""
         failures: list[str] = []

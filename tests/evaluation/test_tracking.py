@@ -125,7 +125,7 @@ def test_log_attach_gate_and_reference_on_real_redis(redis_url, data, report, tm
 
     registry.register_model(model, "1.0.0", {"estimator": "feature_regression"})
     registry.register_model(model, "1.1.0", {"estimator": "chars_per_token"})
-    registry.set_quality_gate(model, {"mape": ("<=", 0.2), "r2": (">=", 0.9)})
+    registry.set_quality_gate(model, QualityThresholds(max_mape=0.2, min_r2=0.9).to_registry_gate())
     stored = tracking.attach_evaluation(registry, model, "1.0.0", report, run_id=run_id)
     assert registry.get_evaluation(model, "1.0.0") == pytest.approx(stored)
     assert registry.check_quality_gate(model, "1.0.0") == []
