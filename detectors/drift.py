@@ -45,6 +45,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -270,8 +271,9 @@ class NullModel:
     """Fitted null distribution of one statistic at one window size.
 
     ``family``: ``"kolmogorov"`` (``D / scale`` ~ Kolmogorov), ``"gamma"`` (shape, scale),
-    ``"normal"`` (``|z| / scale`` ~ half-normal) or ``"point"`` (all resamples equal ``loc``: only a
-    larger statistic is significant).
+    ``"normal"`` (two-sided on a signed z, each tail its own normal scale: ``scale`` above 0,
+    ``shape`` below 0, so a skewed null is followed) or ``"point"`` (all resamples equal ``loc``:
+    only a larger statistic is significant).
 
     Examples
     --------
@@ -286,16 +288,29 @@ class NullModel:
 
     @classmethod
     def fit(cls, family: str, sample: np.ndarray, tail: float = 0.95) -> "NullModel":
-        """Fit ``family`` to resampled statistics: moments for the shape, then the scale is set so
-        that the model's ``tail`` quantile equals the resamples' (tail behaviour over bulk)."""
+        """Fit ``family`` to resampled statistics.
+
+        ``kolmogorov``: scale from the mean of D^2 (the shape is known).  ``gamma``: shape by
+        moments, then the scale is set so that the model's ``tail`` quantile equals the resamples'
+        (tail behaviour over bulk).  ``normal``: each tail's scale from the resamples' quantile
+        ``(1 - tail) / 2`` on its side.
+        """
         s = np.asarray(sample, dtype=np.float64)
-        if family in ("kolmogorov", "normal"):
-            a = np.abs(s)
+        if family == "normal":
+            z = -special.ndtri((1 - tail) / 2)
+            up = float(np.quantile(s, 1 - (1 - tail) / 2))
+            lo = -float(np.quantile(s, (1 - tail) / 2))
+            if up > 0 and lo > 0:
+                return cls("normal", shape=lo / z, scale=up / z)
+        if family == "kolmogorov":  # the shape is known: the scale from E[D^2] uses every resample
+            ms = float(np.mean(s * s))
+            return cls("kolmogorov", scale=math.sqrt(ms / _EK2)) if ms > 0 else cls("point")
+        if family == "normal":
             q = float(np.quantile(a, tail))
             if q <= 0:
                 return cls("point", loc=float(a.max()))
-            base = special.kolmogi(1 - tail) if family == "kolmogorov" else -special.ndtri((1 - tail) / 2)
-            return cls(family, scale=q / base)
+            base = -special.ndtri((1 - tail) / 2)
+            return cls(family, scale=q / base, shape=q / base)
         mean, var = float(s.mean()), float(s.var())
         if var <= 1e-300 or mean <= 0:
             return cls("point", loc=float(s.max()))
@@ -309,13 +324,13 @@ class NullModel:
         if self.family == "kolmogorov":
             return float(special.kolmogorov(stat / self.scale))
         if self.family == "normal":
-            return float(2 * special.ndtr(-abs(stat) / self.scale))
+            return float(min(1.0, 2 * special.ndtr(-abs(stat) / (self.scale if stat >= 0 else self.shape))))
         if self.family == "gamma":
             return float(special.gammaincc(self.shape, max(stat, 0.0) / self.scale))
         return 1.0 if abs(stat) <= self.loc * (1 + 1e-9) + 1e-12 else 0.0
 
     def isf(self, level: float) -> float:
-        """Threshold exceeded with probability ``level`` under the null."""
+        """Threshold exceeded with probability ``level`` under the null (``normal``: the positive one)."""
         if self.family == "kolmogorov":
             return float(special.kolmogi(level) * self.scale)
         if self.family == "normal":
@@ -362,13 +377,52 @@ class _Calibrated:
                n: int, alpha: float, null_n: int | None = None) -> DriftResult:
         if self.calibrate:
             nm = self.null(n if null_n is None else null_n)[test]
-            value = abs(stat) if test == "zscore" else stat
-            q = nm.sf(value)
+            q = nm.sf(stat)
             thr = nm.isf(alpha) if self.compute_thresholds else math.nan
             return DriftResult(test, stat, p, thr, bool(q <= alpha), n, True, q, nm.isf)
         if p is None:  # fixed PSI threshold
             return DriftResult(test, stat, None, self.psi_threshold, bool(stat > self.psi_threshold), n)
         return DriftResult(test, stat, p, fixed_isf(alpha), bool(p < alpha), n, isf=fixed_isf)
+
+
+def _draw_counts(rng: np.random.Generator, p: np.ndarray, k: int, b: int) -> np.ndarray:
+    """``b`` multinomial(k, p) count vectors (rows), as float64.
+
+    Small draws go through uniform variates and ``bincount`` (much faster than numpy's
+    multinomial over many categories); large ones through ``rng.multinomial``.
+    """
+    s = p.size
+    if k * b <= 2_000_000:
+        if p.min() == p.max():  # equal weights: plain indices
+            idx = rng.integers(0, s, size=(b, k))
+        else:
+            cum = np.cumsum(p)
+            cum[-1] = 1.0
+            idx = np.searchsorted(cum, rng.random((b, k)), side="right")
+        idx += (np.arange(b) * s)[:, None]
+        return np.bincount(idx.ravel(), minlength=b * s).reshape(b, s).astype(np.float64)
+    return rng.multinomial(k, p, size=b).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _ks_permutation_null(m: int, n: int, b: int, seed: int) -> np.ndarray:
+    """KS D of ``b`` random splits of m + n tie-free values (the permutation null).
+
+    Without ties D depends only on how the two samples interleave, so the permutation null of the
+    reference pooled with a window is the same for every tie-free reference: it is computed once
+    per (m, n, b, seed) and shared by all fields.  Resampling the reference's atoms instead would
+    create ties across the two pseudo samples that real continuous data does not have, and shrink
+    the null.
+    """
+    rng = np.random.default_rng([seed, m, n, b])
+    labels = np.r_[np.zeros(m, np.int8), np.ones(n, np.int8)]
+    pos = np.arange(1, m + n + 1)
+    out = np.empty(b)
+    for i in range(0, b, 50):
+        k = min(50, b - i)
+        w = np.cumsum(rng.permuted(np.tile(labels, (k, 1)), axis=1), axis=1, dtype=np.int64)
+        out[i:i + k] = np.abs((pos - w) / m - w / n).max(axis=1)
+    return out
 
 
 class NumericDriftTest(_Calibrated):
@@ -434,9 +488,12 @@ class NumericDriftTest(_Calibrated):
             counts = np.ones(self.max_support)
         p = counts / counts.sum()
         m, b = ref.n, self.n_resamples
-        cr = rng.multinomial(m, p, size=b).astype(np.float64)
-        cw = rng.multinomial(n, p, size=b).astype(np.float64)
-        d = np.abs(np.cumsum(cr, axis=1) / m - np.cumsum(cw, axis=1) / n).max(axis=1)
+        cr = _draw_counts(rng, p, m, b)
+        cw = _draw_counts(rng, p, n, b)
+        if np.unique(ref.values).size == m:
+            d = _ks_permutation_null(m, n, max(b, 1000), self.seed)
+        else:  # ties are part of the data: resample the reference's atoms
+            d = np.abs(np.cumsum(cr, axis=1) / m - np.cumsum(cw, axis=1) / n).max(axis=1)
         k = self.edges.size + 1
         onehot = np.zeros((support.size, k))
         onehot[np.arange(support.size), np.searchsorted(self.edges, support, side="right")] = 1.0
@@ -507,8 +564,8 @@ class CategoricalDriftTest(_Calibrated):
     def _resample(self, n: int, rng: np.random.Generator) -> dict[str, NullModel]:
         ref = self.reference
         p = ref.counts / ref.n
-        cr = rng.multinomial(ref.n, p, size=self.n_resamples).astype(np.float64)
-        cw = rng.multinomial(n, p, size=self.n_resamples).astype(np.float64)
+        cr = _draw_counts(rng, p, ref.n, self.n_resamples)
+        cw = _draw_counts(rng, p, n, self.n_resamples)
         return {"chi2": NullModel.fit("gamma", _chi2_stat(cr, cw)),
                 "psi": NullModel.fit("gamma", psi_from_counts(cr, cw))}
 
