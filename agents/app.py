@@ -88,6 +88,9 @@ class PredwatchWorker:
         self.checkpoints = CheckpointStore(settings.redis, prefix=settings.topic_prefix)
         self.file_rules: list[Rule] = load_rules(settings.config_path) if settings.config_path else default_rules()
         self.rules: list[Rule] = list(self.file_rules)
+        self.monitor.rules = self.rules
+        self.monitor.context_for = self._context
+        self.monitor.on_latencies = self.metrics.observe_latencies
         self._model_registry = None
         self._context_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = asyncio.Lock()
@@ -172,11 +175,8 @@ class PredwatchWorker:
                             dl.error[:300])
                 await self._send(self.deadletter_topic, f"{dl.topic}/{dl.partition}/{dl.offset}".encode(), encode(dl))
                 st.deadlettered += 1
-            if outcome.key and self.monitor.settings.eval_events:
-                ps = self.monitor.partitions[message.partition]
-                ks = ps.keys.get(outcome.key)
-                if ks is not None and ks.since_eval >= self.monitor.settings.eval_events:
-                    await self._evaluate(message.partition, outcome.key)
+            for snapshot, alerts in outcome.evaluations:
+                await self._publish_evaluation(message.partition, snapshot, alerts)
 
     async def _send(self, topic: Any, key: bytes, value: bytes) -> None:
         fut = await topic.send(key=key, value=value)
@@ -184,23 +184,18 @@ class PredwatchWorker:
         self.status.last_output_at = time.monotonic()
 
     async def _evaluate(self, partition: int, key: str) -> None:
-        t0 = time.perf_counter()
-        model, _, version = key.partition("@")
-        ks = self.monitor.partitions[partition].keys[key]
-        if ks.buf:
-            lat = [e.latency_ms for e in ks.buf]
-            import numpy as np
+        snapshot, alerts = self.monitor.evaluate(partition, key)
+        await self._publish_evaluation(partition, snapshot, alerts)
 
-            self.metrics.observe_latencies(model, version, np.asarray(lat, dtype=np.float64))
-        snapshot, alerts = self.monitor.evaluate(partition, key, rules=self.rules, context=self._context(model))
-        elapsed = time.perf_counter() - t0
-        self.metrics.observe_evaluation(elapsed)
-        self.status.last_evaluation_ms = elapsed * 1000.0
+    async def _publish_evaluation(self, partition: int, snapshot: Any, alerts: list[Alert]) -> None:
+        model, version = snapshot.model, snapshot.version
+        self.status.last_evaluation_ms = self.monitor.last_evaluation_s * 1000.0
+        self.metrics.observe_evaluation(self.monitor.last_evaluation_s)
         self.metrics.record_snapshot(model, version, snapshot.metrics)
         await self._send(self.metrics_topic, model.encode(), encode(snapshot))
         for alert in alerts:
             await self._publish_alert(alert)
-        firing = {}
+        firing: dict[str, int] = {}
         for st in self.monitor.partitions[partition].rules.firing():
             if st.model == model and st.version == version:
                 firing[st.severity] = firing.get(st.severity, 0) + 1
@@ -275,6 +270,7 @@ class PredwatchWorker:
                     stored = await loop.run_in_executor(None, self.rules_store.list)
                     names = {r.name for r in stored}
                     self.rules = [r for r in self.file_rules if r.name not in names] + stored
+                    self.monitor.rules = self.rules
                     self.status.rules_version = version
                     log.info("rules reloaded (version %d): %s", version, [r.name for r in self.rules])
             except (RegistryError, ValueError) as exc:

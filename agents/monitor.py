@@ -61,6 +61,7 @@ class Outcome:
     deadletters: list[DeadLetter] = field(default_factory=list)
     duplicate: bool = False  # offset already handled: skipped
     key: str | None = None
+    evaluations: list[tuple[MetricSnapshot, list[Alert]]] = field(default_factory=list)
 
 
 class KeyState:
@@ -130,6 +131,11 @@ class Monitor:
         self.settings = settings or MonitorSettings()
         self.reference_for = reference_for or (lambda model, version: None)
         self.partitions: dict[int, PartitionState] = {}
+        self.rules: list[Rule] = []  # applied at every evaluation
+        self.context_for: Callable[[str], dict[str, Any]] = lambda model: {}
+        self.evaluate_inline = True  # evaluate every eval_events events inside handle()
+        self.on_latencies: Callable[[str, str, np.ndarray], None] | None = None  # e.g. a Prometheus histogram
+        self.last_evaluation_s = 0.0
 
     # --- input ------------------------------------------------------------------------------------
 
@@ -182,6 +188,7 @@ class Monitor:
              offset: int, now: float | None) -> None:
         s = self.settings
         pending = ks.pending
+        every = s.eval_events if self.evaluate_inline else 1 << 62
         for e in events:
             if e.kind == "prediction":
                 ks.buf.append(e)
@@ -192,6 +199,10 @@ class Monitor:
                 ks.since_eval += 1
                 if e.ts > ks.max_ts:
                     ks.max_ts = e.ts
+                if ks.first_ts == 0.0:
+                    ks.first_ts = e.ts
+                if ks.since_eval >= every:  # exactly every N events, also inside a large envelope
+                    out.evaluations.append(self.evaluate(partition, key_of(ks.model, ks.version)))
             else:
                 hit = pending.pop(e.event_id, None)
                 if hit is None:
@@ -203,8 +214,6 @@ class Monitor:
                 ks.fb_buf.append((e.ts, hit[1], e.ground_truth))
                 ks.feedback_total += 1
                 out.counted += 1
-        if ks.first_ts == 0.0 and ks.buf:
-            ks.first_ts = ks.buf[0].ts
         while len(pending) > s.feedback_max_pending:
             pending.popitem(last=False)
         if len(ks.buf) >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
@@ -217,6 +226,8 @@ class Monitor:
             ks.buf = []
             ks.bank.update_batch(ts=cols.ts, latency_ms=cols.latency_ms, prediction=cols.prediction,
                                  ground_truth=cols.ground_truth, features=cols.features)
+            if self.on_latencies is not None:
+                self.on_latencies(ks.model, ks.version, cols.latency_ms)
         if ks.fb_buf:
             arr = np.asarray(ks.fb_buf, dtype=np.float64)
             ks.fb_buf = []
@@ -245,11 +256,15 @@ class Monitor:
                 if ks.since_eval >= s.eval_events or (ks.since_eval > 0 or ks.fb_buf or ks.buf)
                 and now - ks.last_eval >= s.eval_interval_s]
 
-    def evaluate(self, partition: int, key: str, *, rules: list[Rule], context: dict[str, Any] | None = None,
+    def evaluate(self, partition: int, key: str, *, rules: list[Rule] | None = None,
+                 context: dict[str, Any] | None = None,
                  now_monotonic: float | None = None) -> tuple[MetricSnapshot, list[Alert]]:
-        """Metrics of one key now, and the alerts the rules raise on them."""
+        """Metrics of one key now, and the alerts the rules (default: ``self.rules``) raise on them."""
         ps = self.partitions[partition]
         ks = ps.keys[key]
+        rules = self.rules if rules is None else rules
+        context = self.context_for(ks.model) if context is None else context
+        t0 = time.perf_counter()
         self.flush(ks)
         metrics = ks.bank.evaluate(ks.max_ts)
         metrics[mn.EVENTS_TOTAL] = float(ks.events_total)
@@ -263,6 +278,7 @@ class Monitor:
                                   metrics={k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         alerts = ps.rules.evaluate(ks.model, ks.version, snapshot.metrics, ts=ks.max_ts, rules=rules,
                                    context=context)
+        self.last_evaluation_s = time.perf_counter() - t0
         return snapshot, alerts
 
     # --- state ------------------------------------------------------------------------------------

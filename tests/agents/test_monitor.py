@@ -93,22 +93,25 @@ def test_latency_regression_fires_and_recovery_resolves():
                            "resolve_threshold": 60, "for": "0s", "cooldown": "0s"})
     rng = np.random.default_rng(4)
     m = Monitor(settings())
+    m.rules = [rule]
     seen = []
-    for i, latency in enumerate([20] * 4 + [300] * 3 + [20] * 3):
-        m.handle(0, i, envelope(rng, 200, t0=1000 + 2 * i, latency=latency)[1], topic=TOPIC)
-        _, alerts = m.evaluate(0, "tok@1.0.0", rules=[rule])
-        seen += [(i, a.status, a.rule) for a in alerts]
-    assert seen == [(4, "firing", "latency-p95"), (7, "resolved", "latency-p95")]
+    # one message per phase: the monitor still evaluates every 200 events inside each envelope
+    for i, (latency, n) in enumerate([(20, 800), (300, 600), (20, 600)]):
+        out = m.handle(0, i, envelope(rng, n, t0=1000 + 10 * i, latency=latency)[1], topic=TOPIC)
+        seen += [(i, j, a.status, a.rule) for j, (_, alerts) in enumerate(out.evaluations) for a in alerts]
+        assert len(out.evaluations) == n // 200
+    assert seen == [(1, 0, "firing", "latency-p95"), (2, 0, "resolved", "latency-p95")]  # window of 200
 
 
 def test_prediction_shift_raises_drift_alert_naming_test_and_field():
     rule = Rule.from_dict({"name": "drift-ks", "metric": "drift.*.ks_drift", "condition": ">=", "threshold": 1})
     rng = np.random.default_rng(5)
     m = Monitor(settings())
+    m.rules = [rule]
     alerts = []
     for i in range(4):
-        m.handle(0, i, envelope(rng, 200, t0=1000 + 2 * i, shift=0 if i < 2 else 15)[1], topic=TOPIC)
-        alerts += m.evaluate(0, "tok@1.0.0", rules=[rule])[1]
+        out = m.handle(0, i, envelope(rng, 200, t0=1000 + 2 * i, shift=0 if i < 2 else 15)[1], topic=TOPIC)
+        alerts += [a for _, al in out.evaluations for a in al]
     assert {a.metric for a in alerts} == {"drift.prediction.ks_drift"}
     assert "KS drift on field 'prediction'" in alerts[0].message
 
