@@ -162,7 +162,9 @@ class PageHinkleyDrift(_Debounced):
     threshold
         Detection threshold lambda (> 0), in units of the error.
     delta
-        Magnitude of changes tolerated (>= 0).
+        Magnitude of changes tolerated (>= 0), in error units.  The default 0.1 (River: 0.005)
+        keeps a stationary error stream of unit scale from drifting into false alarms; threshold
+        and delta are in the units of the error, so scale them with it.
     min_instances
         Updates before a detection is possible.
     alpha
@@ -180,14 +182,14 @@ class PageHinkleyDrift(_Debounced):
     >>> d.update_many(np.r_[rng.normal(1, 0.2, 500), rng.normal(1.5, 0.2, 500)])
     True
     >>> d.detections
-    [529]
+    [551]
 
     References
     ----------
     Page, E. S. (1954). Continuous inspection schemes. Biometrika 41, 100-115.
     """
 
-    def __init__(self, threshold: float = 50.0, delta: float = 0.005, min_instances: int = 30,
+    def __init__(self, threshold: float = 50.0, delta: float = 0.1, min_instances: int = 30,
                  alpha: float = 1 - 1e-4, mode: str = "up", min_gap: int = 100, seed: int = 0) -> None:
         super().__init__(min_gap)
         self.threshold = check_float("threshold", threshold, 0.0, lo_open=True)
