@@ -285,7 +285,7 @@ class ReconstructionAnomaly(_QuantileAnomaly):
         corr = self._m2 / max(self._n - 1, 1) / np.outer(sd, sd)
         _, vecs = np.linalg.eigh(corr)
         k = min(self.n_components, max(len(self.features) - 1, 1))
-        self._axes = vecs[:, ::-1][:, :k]
+        self._axes = np.ascontiguousarray(vecs[:, ::-1][:, :k])  # same layout as when restored
 
     def _score(self, x):
         v = self._vec(x)
