@@ -368,9 +368,9 @@ class PredwatchWorker:
         try:
             reg = self._registry()
             context["production_version"] = reg.get_production_version(model)
-            history = [t for t in reg.history(model) if getattr(t, "to_stage", None) == "production"]
-            if len(history) >= 2:
-                context["previous_production_version"] = history[-2].version
+            previous = reg.previous_production_versions(model)
+            if previous:
+                context["previous_production_version"] = previous[-1]
         except (RegistryError, KeyError, ValueError, AttributeError):
             pass
         self._context_cache[model] = (now, context)

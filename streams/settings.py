@@ -144,7 +144,7 @@ class Settings:
         return f"{self.topic_prefix}.{name}"
 
     def confluent_config(self) -> dict[str, str]:
-        return {"bootstrap.servers": self.kafka_bootstrap, **self.security.confluent()}
+        return {"bootstrap.servers": self.kafka_bootstrap, "log.connection.close": False, **self.security.confluent()}
 
 
 def _bootstrap(url: str, variable: str) -> list[str]:
