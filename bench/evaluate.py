@@ -12,7 +12,8 @@ distinct) with ``tiktoken:cl100k_base``:
 Two workloads: the shipped dataset's short texts (~140 characters) and long texts (20 of them
 joined, ~2,600 characters).
 
-Each variant runs ``--repeats`` times on the same texts in this one process; the best run counts.
+Each variant runs ``--repeats`` times on the same texts in this one process, round-robin with the
+others; its best run counts.
 The last line printed is the headline: the best ``encode_ordinary_batch`` variant's texts/s
 against the per-text loop's, and their ratio, for both workloads.
 
@@ -41,43 +42,32 @@ def make_texts(n: int, join: int = 1) -> list[str]:
     return [" ".join(base[(i * join + j) % len(base)] for j in range(join)) + f" #{i}" for i in range(n)]
 
 
-def best_of(fn, repeats: int) -> tuple[float, int]:
-    best, result = float("inf"), 0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def run(enc, texts: list[str], repeats: int, label: str) -> dict[str, float]:
-    """Print one workload's figures; returns seconds per variant."""
+    """Time every variant on `texts`, round-robin (so a load spike on this shared machine hits all
+    variants alike), keep each one's best time, print the figures and return them (seconds)."""
     chars = sum(map(len, texts))
     cores = os.cpu_count() or 1
     print(f"-- {label}: {len(texts):,} texts, {chars / len(texts):,.0f} characters each on average")
-
-    def loop() -> int:
-        return sum(len(enc.encode_ordinary(t)) for t in texts)
-
-    loop_s, tokens = best_of(loop, repeats)
-    seconds = {"loop": loop_s}
-
-    def show(name: str, s: float) -> None:
-        print(f"{name:>12}: {len(texts) / s:>12,.0f} texts/s {tokens / s:>14,.0f} tokens/s  "
-              f"({s * 1e3:7.1f} ms, {loop_s / s:.2f}x loop)")
-
-    show("loop", loop_s)
-    variants = [(f"batch x{n}", lambda n=n: sum(len(ids) for ids in enc.encode_ordinary_batch(texts, num_threads=n)))
-                for n in sorted({1, 2, cores, 8})]
-    variants += [(f"chunks x{n}", lambda n=n: int(count_in_chunks(enc, texts, n).sum())) for n in sorted({2, cores})]
     counter = TiktokenCounter(enc, "bench", num_threads=cores)
-    variants.append(("count_batch", lambda: int(counter.count_batch(texts).sum())))
-    for name, fn in variants:
-        s, n = best_of(fn, repeats)
-        if n != tokens:
-            raise AssertionError(f"{name} counted {n} tokens, the loop {tokens}")
-        seconds[name] = s
-        show(name, s)
+    variants = {"loop": lambda: sum(len(enc.encode_ordinary(t)) for t in texts)}
+    for n in sorted({1, 2, cores, 8}):
+        variants[f"batch x{n}"] = lambda n=n: sum(len(ids) for ids in enc.encode_ordinary_batch(texts, num_threads=n))
+    for n in sorted({2, cores}):
+        variants[f"chunks x{n}"] = lambda n=n: int(count_in_chunks(enc, texts, n).sum())
+    variants["count_batch"] = lambda: int(counter.count_batch(texts).sum())
+
+    seconds = dict.fromkeys(variants, float("inf"))
+    tokens = variants["loop"]()
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            n = fn()
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+            if n != tokens:
+                raise AssertionError(f"{name} counted {n} tokens, the loop {tokens}")
+    for name, s in seconds.items():
+        print(f"{name:>12}: {len(texts) / s:>12,.0f} texts/s {tokens / s:>14,.0f} tokens/s  "
+              f"({s * 1e3:7.1f} ms, {seconds['loop'] / s:.2f}x loop)")
     seconds["_texts"] = len(texts)
     return seconds
 
