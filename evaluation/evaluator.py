@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -324,7 +325,8 @@ class ModelEvaluator:
         oof = np.empty(len(data))
         fold_metrics = []
         for i, (train, test) in enumerate(folds):
-            est = self.estimator_factory(model if isinstance(model, str) else model.name)
+            # a fresh estimator per fold: by name from the factory, or a copy of the instance given
+            est = self.estimator_factory(model) if isinstance(model, str) else copy.deepcopy(model)
             est.fit([data.texts[j] for j in train], data.counts[train])
             pred = est.predict([data.texts[j] for j in test])
             oof[test] = pred

@@ -109,6 +109,27 @@ def test_by_kind_breakdown(data):
     assert max(report.by_kind, key=lambda k: report.by_kind[k]["mape"]) == "non_english"
 
 
+def test_cross_validation_of_an_unregistered_instance(data):
+    class Scaled:
+        name = "scaled-chars"  # not in ESTIMATORS
+        needs_fit = True
+
+        def __init__(self):
+            self.k = None
+
+        def fit(self, texts, counts):
+            self.k = float(np.sum(counts) / sum(map(len, texts)))
+            return self
+
+        def predict(self, texts):
+            return np.array([len(t) * self.k for t in texts])
+
+    given = Scaled().fit(data.texts, data.counts)
+    report = fast().evaluate_token_counting_accuracy(given, data)
+    assert report.prediction_mode == "pre-fitted" and len(report.cross_validation["folds"]) == 5
+    assert given.k == pytest.approx(float(np.sum(data.counts) / sum(map(len, data.texts))))  # left as given
+
+
 def test_worst_records_are_listed_for_diagnosis(data):
     report = fast(n_worst=3).evaluate_token_counting_accuracy("chars_per_token", data)
     errors = np.abs(report.predictions - data.counts)
