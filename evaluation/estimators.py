@@ -1,8 +1,8 @@
 """Token-count estimators: real, cheap models with real and different errors.
 
 Each estimator has ``name``, ``needs_fit`` and ``predict(texts) -> np.ndarray`` (float token
-counts); those with ``needs_fit`` also have ``fit(texts, counts)`` and ``to_dict()`` /
-``from_dict()`` so fitted coefficients can be stored with a registry version.
+counts); those with ``needs_fit`` also have ``fit(texts, counts)``, ``is_fitted`` and
+``to_dict()`` / ``from_dict()`` so fitted coefficients can be stored with a registry version.
 
 ==================  ===========================================================================
 name                model

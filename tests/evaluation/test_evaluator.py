@@ -117,6 +117,10 @@ def test_cross_validation_of_an_unregistered_instance(data):
         def __init__(self):
             self.k = None
 
+        @property
+        def is_fitted(self):
+            return self.k is not None
+
         def fit(self, texts, counts):
             self.k = float(np.sum(counts) / sum(map(len, texts)))
             return self
