@@ -49,7 +49,7 @@ import functools
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special, stats
@@ -112,8 +112,9 @@ class DriftResult:
         p = self.decision_pvalue
         if p is None or self.isf is None:
             return self
-        return replace(self, threshold=float(self.isf(level)),
-                       drift=bool(p <= level) if drift is None else drift)
+        return DriftResult(self.test, self.statistic, self.pvalue, float(self.isf(level)),
+                           bool(p <= level) if drift is None else drift, self.n, self.calibrated,
+                           self.null_pvalue, self.isf)
 
     def to_dict(self) -> dict:
         return {"test": self.test, "statistic": self.statistic, "pvalue": self.pvalue,
@@ -122,12 +123,22 @@ class DriftResult:
 
 
 # --- plain statistics ---------------------------------------------------------------------------
-def _ks_d(sorted_ref: np.ndarray, window: np.ndarray) -> float:
+def _ks_d(sorted_ref: np.ndarray, window: np.ndarray, ref_cdf: np.ndarray | None = None) -> float:
+    """Two-sample KS D as scipy computes it (ECDFs compared at every pooled value).
+
+    ``ref_cdf``: the reference ECDF at its own values, ``searchsorted(r, r, "right") / m``, if the
+    caller keeps it.  Queries are sorted, which keeps ``searchsorted`` cache-friendly.
+    """
+    m = sorted_ref.size
     w = np.sort(window)
-    allv = np.concatenate([sorted_ref, w])
-    diff = (np.searchsorted(sorted_ref, allv, side="right") / sorted_ref.size
-            - np.searchsorted(w, allv, side="right") / w.size)
-    return float(max(diff.max(), np.clip(-diff.min(), 0.0, 1.0)))
+    n = w.size
+    if ref_cdf is None:
+        ref_cdf = np.searchsorted(sorted_ref, sorted_ref, side="right") / m
+    at_w = np.searchsorted(sorted_ref, w, side="right") / m - np.searchsorted(w, w, side="right") / n
+    at_r = ref_cdf - np.searchsorted(w, sorted_ref, side="right") / n
+    hi = max(at_w.max(), at_r.max())
+    lo = max(-at_w.min(), -at_r.min())
+    return float(max(hi, min(max(lo, 0.0), 1.0)))
 
 
 def _ks_asymp_p(d: float, m: int, n: int) -> float:
@@ -477,6 +488,7 @@ class NumericDriftTest(_Calibrated):
         self.ks_method = check_choice("ks_method", ks_method, ("auto", "exact", "asymp"))
         self.max_support = check_int("max_support", max_support, 10)
         self.edges = np.unique(np.quantile(ref.values, np.arange(1, self.bins) / self.bins))
+        self.ref_cdf = np.searchsorted(ref.values, ref.values, side="right") / ref.n
         self.ref_bin_counts = np.bincount(np.searchsorted(self.edges, ref.values, side="right"),
                                           minlength=self.edges.size + 1)
 
@@ -519,7 +531,7 @@ class NumericDriftTest(_Calibrated):
         win = _clean("window", window)
         ref, n, m = self.reference, win.size, self.reference.n
         if self.ks_method == "asymp":
-            d = _ks_d(ref.values, win)
+            d = _ks_d(ref.values, win, self.ref_cdf)
             pk = _ks_asymp_p(d, m, n)
         else:
             r = stats.ks_2samp(ref.values, win, method=self.ks_method)

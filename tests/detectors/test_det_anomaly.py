@@ -26,6 +26,8 @@ def _stream(seed, n=4000, rate=0.01):
 def _make(kind, seed=0):
     if kind == "halfspacetrees":
         return HalfSpaceTreesAnomaly(limits={k: (-4.0, 4.0) for k in FEATURES}, seed=seed)
+    if kind == "halfspacetrees-bank":   # the lighter setting VersionMonitor uses
+        return HalfSpaceTreesAnomaly(limits={k: (-4.0, 4.0) for k in FEATURES}, n_trees=5, seed=seed)
     if kind == "oneclasssvm":
         return OneClassSVMAnomaly(seed=seed)
     return ReconstructionAnomaly(n_components=2, seed=seed)
@@ -40,10 +42,11 @@ def _run(det, x):
     return np.array(flags), scores
 
 
-# stated precision / recall on the seeded stream (measured: HST 0.53/0.57, OCSVM 1.00/0.45,
-# autoencoder 0.69/0.85)
+# stated precision / recall on the seeded stream (measured: HST 0.53/0.57, HST with 5 trees
+# 0.48/0.52, OCSVM 1.00/0.45, autoencoder 0.69/0.85)
 @pytest.mark.parametrize("kind, min_precision, min_recall", [
-    ("halfspacetrees", 0.45, 0.45), ("oneclasssvm", 0.9, 0.35), ("autoencoder", 0.6, 0.75)])
+    ("halfspacetrees", 0.45, 0.45), ("halfspacetrees-bank", 0.4, 0.45), ("oneclasssvm", 0.9, 0.35),
+    ("autoencoder", 0.6, 0.75)])
 def test_precision_recall_on_injected_anomalies(kind, min_precision, min_recall):
     x, labels = _stream(0)
     flags, _ = _run(_make(kind), x)
