@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scipy import stats  # noqa: E402
+from scipy import stats
 
-from detectors.bank import MonitorConfig, VersionMonitor  # noqa: E402
+from detectors.bank import MonitorConfig, VersionMonitor
 
 CATS = np.array(["fr", "de", "us", "jp", "br"], dtype=object)
 P_CATS = [0.4, 0.25, 0.2, 0.1, 0.05]
@@ -39,7 +39,7 @@ def make_batch(rng: np.random.Generator, n: int, t0: float, rate_eps: float = 10
     pred = rng.normal(100.0, 20.0, n)
     gt = pred + rng.normal(0.0, 5.0, n)
     gt[rng.random(n) < 0.5] = np.nan  # half the events carry ground truth
-    return dict(ts=t0 + np.arange(n) / rate_eps, latency_ms=rng.lognormal(3.0, 0.6, n),
+    return dict(ts=t0 + np.arange(n) / rate_eps, latency_ms=rng.lognormal(3.0, 0.6, n),  # noqa: C408
                 prediction=pred, ground_truth=gt,
                 features={"n_chars": rng.gamma(4.0, 50.0, n),
                           "country": rng.choice(CATS, n, p=P_CATS)})

@@ -19,12 +19,27 @@ pickled in base64 inside the dict, see ``detectors._state``).
 """
 
 from .accuracy import Accuracy, accuracy_metrics
-from .anomaly import (HalfSpaceTreesAnomaly, OneClassSVMAnomaly, ReconstructionAnomaly,
-                      anomaly_from_dict)
+from .anomaly import (
+                      HalfSpaceTreesAnomaly,
+                      OneClassSVMAnomaly,
+                      ReconstructionAnomaly,
+                      anomaly_from_dict,
+)
 from .bank import MonitorConfig, VersionMonitor
 from .concept import ADWINDrift, PageHinkleyDrift
-from .drift import (CategoricalDriftTest, DriftResult, NullModel, NumericDriftTest, chi2_test, correct,
-                    holm, ks_test, psi_categorical, psi_test, zscore_test)
+from .drift import (
+                      CategoricalDriftTest,
+                      DriftResult,
+                      NullModel,
+                      NumericDriftTest,
+                      chi2_test,
+                      correct,
+                      holm,
+                      ks_test,
+                      psi_categorical,
+                      psi_test,
+                      zscore_test,
+)
 from .percentiles import LatencySketch, RollingPercentiles
 from .reference import Reference, ReferenceBuilder
 from .window import SlidingWindow

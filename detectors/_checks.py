@@ -10,7 +10,7 @@ import numpy as np
 def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
     """``value`` as an int in ``[lo, hi]``; ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")  # noqa: TRY004 - the contract is ValueError
     if value < lo or (hi is not None and value > hi):
         rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise ValueError(f"{name} must be {rng}, got {value!r}")
@@ -50,3 +50,15 @@ def as_float_array(name: str, values) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
     return arr
+
+
+def to_float_column(values) -> np.ndarray:
+    """A column as float64 with None -> NaN (object columns of numbers and None included).
+
+    Raises TypeError/ValueError when an element is not a number.
+    """
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except TypeError:
+        arr = np.asarray(values, dtype=object)
+        return np.where(np.equal(arr, None), np.nan, arr).astype(np.float64)

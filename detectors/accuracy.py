@@ -52,7 +52,7 @@ def accuracy_metrics(y_true, y_pred, eps: float = 1e-9) -> dict:
 class _Moments:
     """Count, mean and M2 (sum of squared deviations) merged batch by batch (Chan/Welford)."""
 
-    __slots__ = ("n", "mean", "m2")
+    __slots__ = ("m2", "mean", "n")
 
     def __init__(self, n: int = 0, mean: float = 0.0, m2: float = 0.0) -> None:
         self.n, self.mean, self.m2 = n, mean, m2
@@ -139,13 +139,13 @@ class Accuracy:
         return accuracy_metrics(v[:, 0], v[:, 1], self.eps) if len(v) else {}
 
     def to_dict(self) -> dict:
-        m = lambda x: [x.n, x.mean, x.m2]  # noqa: E731
+        m = lambda x: [x.n, x.mean, x.m2]
         return {"window": self.window.to_dict(), "eps": self.eps, "y": m(self._y),
                 "abs": m(self._abs), "sq": m(self._sq), "ape": m(self._ape),
                 "n_skipped": self.n_skipped}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Accuracy":
+    def from_dict(cls, d: dict) -> Accuracy:
         w = SlidingWindow.from_dict(d["window"])
         a = cls(window=w.size, window_s=w.window_s, eps=d["eps"])
         a.window = w

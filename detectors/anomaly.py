@@ -171,7 +171,7 @@ class HalfSpaceTreesAnomaly(_QuantileAnomaly):
                 **self._base_state(), "model": dump_river(self.model)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "HalfSpaceTreesAnomaly":
+    def from_dict(cls, d: dict) -> HalfSpaceTreesAnomaly:
         o = cls(limits=d["limits"], n_trees=d["n_trees"], height=d["height"],
                 window_size=d["window_size"], **{k: d[k] for k in cls._BASE_KEYS})
         o._restore_base(d)
@@ -225,7 +225,7 @@ class OneClassSVMAnomaly(_QuantileAnomaly):
                 "gamma": self.gamma, **self._base_state(), "model": dump_river(self.model)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "OneClassSVMAnomaly":
+    def from_dict(cls, d: dict) -> OneClassSVMAnomaly:
         o = cls(nu=d["nu"], n_components=d["n_components"], gamma=d["gamma"],
                 **{k: d[k] for k in cls._BASE_KEYS})
         o._restore_base(d)
@@ -313,7 +313,7 @@ class ReconstructionAnomaly(_QuantileAnomaly):
                 "axes": None if self._axes is None else self._axes.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ReconstructionAnomaly":
+    def from_dict(cls, d: dict) -> ReconstructionAnomaly:
         o = cls(n_components=d["n_components"], refit_every=d["refit_every"],
                 **{k: d[k] for k in cls._BASE_KEYS})
         o._restore_base(d)

@@ -43,14 +43,18 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ._checks import check_choice, check_float, check_int
+from ._checks import check_choice, check_float, check_int, to_float_column
 from .accuracy import Accuracy
-from .anomaly import (HalfSpaceTreesAnomaly, OneClassSVMAnomaly, ReconstructionAnomaly,
-                      anomaly_from_dict)
+from .anomaly import (
+    HalfSpaceTreesAnomaly,
+    OneClassSVMAnomaly,
+    ReconstructionAnomaly,
+    anomaly_from_dict,
+)
 from .concept import ADWINDrift, PageHinkleyDrift
 from .drift import CategoricalDriftTest, NumericDriftTest, correct
 from .percentiles import LatencySketch, RollingPercentiles
-from .reference import (CATEGORICAL, NUMERIC, CategoricalReference, Reference, ReferenceBuilder)
+from .reference import CATEGORICAL, NUMERIC, Reference, ReferenceBuilder
 from .window import SlidingWindow
 
 ANOMALY_CHOICES = ("halfspacetrees", "oneclasssvm", "autoencoder", "none")
@@ -96,7 +100,7 @@ class MonitorConfig:
         check_int("reference_size", self.reference_size, 2)
         check_float("false_alarm_rate", self.false_alarm_rate, 0.0, 1.0, lo_open=True, hi_open=True)
         if not isinstance(self.calibrate, bool):
-            raise ValueError(f"calibrate must be a bool, got {self.calibrate!r}")
+            raise ValueError(f"calibrate must be a bool, got {self.calibrate!r}")  # noqa: TRY004
         check_choice("anomaly_detector", self.anomaly_detector, ANOMALY_CHOICES)
         check_int("anomaly_sample_every", self.anomaly_sample_every, 1)
         check_choice("concept_drift", self.concept_drift, CONCEPT_CHOICES)
@@ -109,7 +113,7 @@ class MonitorConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MonitorConfig":
+    def from_dict(cls, d: dict) -> MonitorConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -247,6 +251,8 @@ class VersionMonitor:
             if len(col) != n:
                 raise ValueError(f"{name} must have the length of ts ({n}), got {len(col)}")
         cols.update(features)
+        if n == 0:
+            return
         first_index = self.events_total
         self.events_total += n
         self.latency.update_many(cols["latency_ms"], ts)
@@ -273,7 +279,7 @@ class VersionMonitor:
                 w.update_many(self._encode(name, col), t)
             else:
                 try:
-                    w.update_many(np.asarray(col, dtype=np.float64), t)
+                    w.update_many(to_float_column(col), t)
                 except (TypeError, ValueError):
                     self.n_type_errors += 1
         if self.anomaly is not None:
@@ -283,7 +289,7 @@ class VersionMonitor:
     def _encode(self, name: str, col) -> np.ndarray:
         """Category codes as floats (NaN = missing); unseen categories get new codes."""
         arr = np.asarray(col, dtype=object)
-        missing = np.equal(arr, None) | (arr != arr)  # None, or a float NaN slipped in
+        missing = np.equal(arr, None) | (arr != arr)  # None, or a float NaN slipped in  # noqa: PLR0124
         out = np.full(arr.shape[0], np.nan)
         if (~missing).any():
             present = arr[~missing]
@@ -314,7 +320,10 @@ class VersionMonitor:
             ref = self._reference[name]
             sd = ref.std if ref.std > 0 else 1.0
             col = cols.get(name)
-            v = np.zeros(idx.size) if col is None else (np.asarray(col, dtype=np.float64)[idx] - ref.mean) / sd
+            try:
+                v = np.zeros(idx.size) if col is None else (to_float_column(col)[idx] - ref.mean) / sd
+            except (TypeError, ValueError):
+                v = np.zeros(idx.size)
             z[name] = np.clip(np.nan_to_num(v, nan=0.0), -_CLIP_SD, _CLIP_SD).tolist()
         det = self.anomaly
         rows = []
@@ -349,7 +358,6 @@ class VersionMonitor:
 
     def evaluate(self, now: float) -> dict[str, float]:
         """Metrics at event time ``now``; a metric not available yet is absent."""
-        c = self.config
         out: dict[str, float] = {"events_total": float(self.events_total)}
         lat = self.latency.summary(now)
         if lat is not None:
@@ -435,7 +443,7 @@ class VersionMonitor:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "VersionMonitor":
+    def from_dict(cls, d: dict) -> VersionMonitor:
         if d.get("v") != 1:
             raise ValueError(f"monitor state v must be 1, got {d.get('v')!r}")
         m = cls(MonitorConfig.from_dict(d["config"]), reference=d["reference"])

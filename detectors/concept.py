@@ -148,7 +148,7 @@ class ADWINDrift(_Debounced):
                 "grace_period": self.grace_period, "seed": self.seed, **self._state()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ADWINDrift":
+    def from_dict(cls, d: dict) -> ADWINDrift:
         o = cls(delta=d["delta"], min_gap=d["min_gap"], grace_period=d["grace_period"], seed=d["seed"])
         o._restore(d)
         return o
@@ -216,7 +216,7 @@ class PageHinkleyDrift(_Debounced):
                 "min_gap": self.min_gap, "seed": self.seed, **self._state()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PageHinkleyDrift":
+    def from_dict(cls, d: dict) -> PageHinkleyDrift:
         o = cls(threshold=d["threshold"], delta=d["delta"], min_instances=d["min_instances"],
                 alpha=d["alpha"], mode=d["mode"], min_gap=d["min_gap"], seed=d["seed"])
         o._restore(d)

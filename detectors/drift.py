@@ -107,7 +107,7 @@ class DriftResult:
         """The p-value the verdict is taken on (None: a fixed score threshold, e.g. PSI > 0.1)."""
         return self.null_pvalue if self.calibrated else self.pvalue
 
-    def with_level(self, level: float, drift: bool | None = None) -> "DriftResult":
+    def with_level(self, level: float, drift: bool | None = None) -> DriftResult:
         """This result re-judged at significance ``level`` (or with the given verdict)."""
         p = self.decision_pvalue
         if p is None or self.isf is None:
@@ -209,8 +209,7 @@ def psi_test(reference, window, *, bins: int = 10, threshold: float = 0.1) -> Dr
 
 
 def _align(ref_counts: Mapping[str, int], win_counts: Mapping[str, int]):
-    cats = sorted(set(k for k, c in ref_counts.items() if c > 0)
-                  | set(k for k, c in win_counts.items() if c > 0))
+    cats = sorted({k for k, c in ref_counts.items() if c > 0} | {k for k, c in win_counts.items() if c > 0})
     r = np.array([ref_counts.get(c, 0) for c in cats], dtype=np.float64)
     w = np.array([win_counts.get(c, 0) for c in cats], dtype=np.float64)
     return cats, r, w
@@ -298,7 +297,7 @@ class NullModel:
         self.shape, self.scale, self.loc = float(shape), float(scale), float(loc)
 
     @classmethod
-    def fit(cls, family: str, sample: np.ndarray, tail: float = 0.95) -> "NullModel":
+    def fit(cls, family: str, sample: np.ndarray, tail: float = 0.95) -> NullModel:
         """Fit ``family`` to resampled statistics.
 
         ``kolmogorov``: scale from the mean of D^2 (the shape is known).  ``gamma``: shape by
@@ -316,7 +315,8 @@ class NullModel:
         if family == "kolmogorov":  # the shape is known: the scale from E[D^2] uses every resample
             ms = float(np.mean(s * s))
             return cls("kolmogorov", scale=math.sqrt(ms / _EK2)) if ms > 0 else cls("point")
-        if family == "normal":
+        if family == "normal":  # one tail never positive (e.g. a constant reference): symmetric fit
+            a = np.abs(s)
             q = float(np.quantile(a, tail))
             if q <= 0:
                 return cls("point", loc=float(a.max()))
@@ -354,7 +354,7 @@ class NullModel:
         return {"family": self.family, "shape": self.shape, "scale": self.scale, "loc": self.loc}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NullModel":
+    def from_dict(cls, d: dict) -> NullModel:
         return cls(d["family"], d["shape"], d["scale"], d["loc"])
 
 

@@ -30,7 +30,7 @@ import math
 import numpy as np
 from ddsketch import DDSketch
 
-from ._checks import as_float_array, check_float, check_int
+from ._checks import as_float_array, check_float
 from .window import SlidingWindow
 
 #: Percentile name -> q in [0, 100].
@@ -93,7 +93,7 @@ class RollingPercentiles:
         return {"window": self.window.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RollingPercentiles":
+    def from_dict(cls, d: dict) -> RollingPercentiles:
         r = cls.__new__(cls)
         r.window = SlidingWindow.from_dict(d["window"])
         return r
@@ -166,7 +166,7 @@ class LatencySketch:
         check_float("q", q, 0.0, 1.0)
         return None if self.sketch.count == 0 else float(self.sketch.get_quantile_value(q))
 
-    def merge(self, other: "LatencySketch") -> None:
+    def merge(self, other: LatencySketch) -> None:
         """Add everything ``other`` holds into this sketch (same ``relative_accuracy`` needed)."""
         if other.relative_accuracy != self.relative_accuracy:
             raise ValueError(f"other.relative_accuracy must equal {self.relative_accuracy}, "
@@ -196,7 +196,7 @@ class LatencySketch:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LatencySketch":
+    def from_dict(cls, d: dict) -> LatencySketch:
         s = cls(relative_accuracy=d["relative_accuracy"])
         sk = s.sketch
         for key, store in (("positive", sk._store), ("negative", sk._negative_store)):

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_int, to_float_column
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -83,7 +83,7 @@ class CategoricalReference:
         self.n = int(self.counts.sum())
 
     @classmethod
-    def from_values(cls, values) -> "CategoricalReference":
+    def from_values(cls, values) -> CategoricalReference:
         present = [_category(v) for v in np.asarray(values, dtype=object).tolist() if v is not None]
         u, c = np.unique(np.array(present, dtype=str), return_counts=True) if present else ([], [])
         return cls(dict(zip(list(u), [int(x) for x in c])))
@@ -108,12 +108,12 @@ class Reference:
         self.fields = {k: f for k, f in fields.items() if f.n > 0}
 
     @classmethod
-    def from_samples(cls, fields: Mapping[str, Sequence]) -> "Reference":
+    def from_samples(cls, fields: Mapping[str, Sequence]) -> Reference:
         """Build from explicit samples, one sequence per field, kind inferred per field."""
         out: dict[str, FieldReference] = {}
         for name, values in fields.items():
             if infer_kind(values) == NUMERIC:
-                out[name] = NumericReference(np.asarray(values, dtype=np.float64))
+                out[name] = NumericReference(to_float_column(values))
             else:
                 out[name] = CategoricalReference.from_values(values)
         return cls(out)
@@ -131,7 +131,7 @@ class Reference:
         return {"v": 1, "fields": {k: f.to_dict() for k, f in self.fields.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Reference":
+    def from_dict(cls, d: dict) -> Reference:
         if d.get("v") != 1:
             raise ValueError(f"reference v must be 1, got {d.get('v')!r}")
         out: dict[str, FieldReference] = {}
@@ -184,6 +184,8 @@ class ReferenceBuilder:
             return 0
         n = len(next(iter(columns.values())))
         take = min(n, self.size - self.n)
+        if take == 0:
+            return 0
         for name, col in columns.items():
             col = col[:take]
             if name in self._counts or (name not in self._numeric and infer_kind(col) == CATEGORICAL):
@@ -191,7 +193,7 @@ class ReferenceBuilder:
                 for k, c in CategoricalReference.from_values(col).as_counts().items():
                     counts[k] = counts.get(k, 0) + c
             else:
-                v = np.asarray(col, dtype=np.float64)
+                v = to_float_column(col)
                 self._numeric.setdefault(name, []).extend(v[np.isfinite(v)].tolist())
         self.n += take
         return take
@@ -205,7 +207,7 @@ class ReferenceBuilder:
         return {"size": self.size, "n": self.n, "numeric": self._numeric, "counts": self._counts}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ReferenceBuilder":
+    def from_dict(cls, d: dict) -> ReferenceBuilder:
         b = cls(size=d["size"])
         b.n = d["n"]
         b._numeric = {k: list(v) for k, v in d["numeric"].items()}

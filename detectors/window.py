@@ -171,7 +171,7 @@ class SlidingWindow:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SlidingWindow":
+    def from_dict(cls, d: dict) -> SlidingWindow:
         w = cls(size=d["size"], window_s=math.inf if d["window_s"] is None else d["window_s"],
                 width=d["width"])
         n = len(d["values"])

@@ -3,8 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from detectors.anomaly import (HalfSpaceTreesAnomaly, OneClassSVMAnomaly, ReconstructionAnomaly,
-                               anomaly_from_dict)
+from detectors.anomaly import (
+    HalfSpaceTreesAnomaly,
+    OneClassSVMAnomaly,
+    ReconstructionAnomaly,
+    anomaly_from_dict,
+)
 
 FEATURES = ("a", "b", "c")
 

@@ -15,12 +15,12 @@ def _batch(rng, n, t0=0.0, shift=0.0, eps=100.0, cats=CATS, truth=True, err_scal
     x[rng.random(n) < 0.05] = np.nan                      # missing numeric feature values
     c = rng.choice(cats, n).astype(object)
     c[rng.random(n) < 0.05] = None
-    return dict(ts=t0 + np.arange(n) / eps, latency_ms=rng.lognormal(3.0, 0.5, n), prediction=pred,
+    return dict(ts=t0 + np.arange(n) / eps, latency_ms=rng.lognormal(3.0, 0.5, n), prediction=pred,  # noqa: C408
                 ground_truth=gt, features={"x": x, "country": c})
 
 
 def _cfg(**kw):
-    base = dict(window_events=500, reference_size=500, anomaly_detector="none")
+    base = dict(window_events=500, reference_size=500, anomaly_detector="none")  # noqa: C408
     base.update(kw)
     return MonitorConfig(**base)
 

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from detectors.drift import (CategoricalDriftTest, NullModel, NumericDriftTest, chi2_test, correct,
-                             holm, ks_test, psi_categorical, psi_test, zscore_test)
+from detectors.drift import (
+    CategoricalDriftTest,
+    NullModel,
+    NumericDriftTest,
+    chi2_test,
+    correct,
+    holm,
+    ks_test,
+    psi_categorical,
+    psi_test,
+    zscore_test,
+)
 
 
 # --- statistics against independent references --------------------------------------------------
