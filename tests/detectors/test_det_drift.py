@@ -197,3 +197,12 @@ def test_non_finite_window_values_are_dropped_not_averaged():
     a = t.evaluate(win)
     b = t.evaluate(np.r_[win, np.nan, np.inf])
     assert a["zscore"].statistic == b["zscore"].statistic and b["ks"].n == 100
+
+
+def test_constant_reference_flags_any_change_and_nothing_else():
+    t = NumericDriftTest(np.full(200, 5.0), seed=0)
+    same = t.evaluate(np.full(50, 5.0), alpha=0.01)
+    moved = t.evaluate(np.full(50, 6.0), alpha=0.01)
+    assert not any(r.drift for r in same.values())
+    assert moved["ks"].drift and moved["zscore"].drift
+    assert not moved["psi"].drift   # one bin holds the whole reference: PSI cannot see the move
