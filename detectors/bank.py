@@ -20,7 +20,7 @@ Semantics worth knowing:
   ``min(30, window_events)`` values.  With ``calibrate`` (default) each threshold comes from the
   field's reference resampled at the window size; a window not yet full is judged with the null of
   the largest power of two not above its size (conservative; the full size is calibrated exactly),
-  so a field needs at most ~log2(N) calibrations, each computed once (~50 ms).  Verdicts are
+  so a field needs at most ~log2(N) calibrations, each computed once (~20-200 ms).  Verdicts are
   Holm-corrected over *all* (field, test) pairs of the evaluation at ``false_alarm_rate``.  With
   ``calibrate=False``: KS/chi2/z p-values from scipy, Holm-corrected, and PSI > 0.1 (uncorrected).
   ``drift.<f>.ks_pvalue`` and ``chi2_pvalue`` are the analytic (scipy) p-values whatever the mode.
@@ -29,11 +29,19 @@ Semantics worth knowing:
 - **Concept drift**: the absolute error ``|ground_truth - prediction|`` of every such event feeds
   ADWIN or Page-Hinkley; ``concept_drift.error`` is its current error level.
 - **Anomaly**: every ``anomaly_sample_every``-th event (counted over the whole stream) is scored
-  once the reference is complete (HalfSpaceTrees with ``BANK_HST_TREES`` trees and inputs mapped
-  to limits of ±4 sd; it gives scores after ~350 scored events), on its numeric fields standardised by the reference mean and sd
-  (missing values imputed as the reference mean, clipped to ±10 sd).  ``anomaly.score`` is the
-  mean score and ``anomaly.rate`` the share flagged among scored events in the window.  A new
-  reference (``set_reference``) restarts the anomaly detector (its scaling changed).
+  once the reference is complete, on its numeric fields standardised by the reference mean and sd
+  (missing values imputed as the reference mean, clipped to ±10 sd).  HalfSpaceTrees uses
+  ``BANK_HST_TREES`` trees with limits of ±4 sd and gives scores after ~350 scored events (its
+  first window plus 100 scores for the quantile threshold).  ``anomaly.score`` is the mean score
+  and ``anomaly.rate`` the share flagged among scored events in the window.  A new reference
+  (``set_reference``) restarts the anomaly detector (its scaling changed).
+- **Not idempotent**: ``evaluate`` consumes the concept-drift flag (``concept_drift.detected`` is
+  1.0 once per detection).  Duplicated events (at-least-once input) are counted again; windows
+  hold the last N values whatever they are.
+- **State**: ``to_dict`` holds windows, reference (or the partial one), sketches, accuracy
+  moments and detectors; River models as base64 pickles (``detectors._state``).  Calibrated nulls
+  are not stored: they are recomputed on demand from the reference with the same seeds, so a
+  restored monitor gives identical results (its first evaluation is slower).
 """
 
 from __future__ import annotations

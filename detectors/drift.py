@@ -19,15 +19,32 @@ Each test returns a :class:`DriftResult` (statistic, p-value or score, threshold
 
 **Thresholds.**  Fixed: p < alpha for KS, chi2 and z, ``psi > psi_threshold`` (0.1 by default) for
 PSI.  Calibrated (the default in the monitor): the null distribution of each statistic at window
-size n is estimated from the reference itself -- ``n_resamples`` (400) bootstrap pairs (pseudo
-reference of size m, pseudo window of size n), both drawn with replacement from the reference, so
-that the sampling noise of the reference is part of the null -- and a two-parameter family is fitted
-to it for the tail: KS ``D / s ~ Kolmogorov`` (``s`` from the mean of D^2), PSI and chi2 a gamma by
-moments, z a centred normal with the resampled RMS.  The fitted survival function gives the
-calibrated p-value (``null_pvalue``) and its inverse the threshold at any level, including the
-small levels a multiple-testing correction asks for (:func:`holm`), which a few hundred resamples
-could not reach empirically.  The resampling draws multinomial counts over the (at most
-``max_support`` = 2000 quantile-compressed) reference values, so its cost does not depend on n.
+size n is estimated from the reference itself, by resampling:
+
+- PSI, z, chi2 (and KS when the reference has ties): ``n_resamples`` (400) bootstrap pairs -- a
+  pseudo reference of size m and a pseudo window of size n, both drawn with replacement from the
+  reference -- so that the sampling noise of the reference is part of the null.  Draws are
+  multinomial counts over the (at most ``max_support`` = 2000, quantile-compressed) reference
+  values; z is studentised with each pseudo reference's own sd, as the real z is.
+- KS on a tie-free reference: the permutation null (reference pooled with a window, split at
+  random; ``max(n_resamples, 1000)`` splits).  Without ties it does not depend on the values, so it
+  is computed once per (m, n, seed) and shared by all fields.  (Bootstrapping continuous values
+  would create ties across the two pseudo samples and shrink the null.)
+
+A two-parameter family is fitted to the resampled statistics for the tail: KS ``D / s ~
+Kolmogorov`` (``s`` from the mean of D^2), PSI and chi2 a gamma (shape by moments, scale matched
+at the resamples' 95% quantile), z a normal per tail (scales matched at the 2.5% / 97.5%
+quantiles).  The fitted survival function gives the calibrated p-value (``null_pvalue``) and its
+inverse the threshold at any level, including the small levels a multiple-testing correction
+asks for (:func:`holm`), which a few hundred resamples could not reach empirically.
+
+Measured false-alarm rates at a 1% target (lognormal latencies, reference m = 1000, 300 seeded
+streams x 4 windows, per test): n = 1000: KS 1.0%, PSI 0.75%, z 1.1%; n = 100: KS 0.7%, PSI 1.4%,
+z 1.8% (the sd of a skewed reference is itself noisy, which no resampling of that reference can
+see); n = 10,000 with m = 1000: KS 1.0%, PSI 1.0%, z 1.2% (300 streams x 2).  The fixed rule
+PSI > 0.1 fires on ~46% of 100-event windows of the same stationary streams.  What is controlled is
+the rate over streams: with a window much larger than the reference, a given reference that
+happens to be unrepresentative flags most of its windows.
 
 Examples
 --------
