@@ -41,7 +41,7 @@ asks for (:func:`holm`), which a few hundred resamples could not reach empirical
 Measured false-alarm rates at a 1% target (lognormal latencies, reference m = 1000, 300 seeded
 streams x 4 windows, per test): n = 1000: KS 1.0%, PSI 0.75%, z 1.1%; n = 100: KS 0.7%, PSI 1.4%,
 z 1.8% (the sd of a skewed reference is itself noisy, which no resampling of that reference can
-see); n = 10,000 with m = 1000: KS 1.0%, PSI 1.0%, z 1.2% (300 streams x 2).  The fixed rule
+see); n = 10,000 with m = 1000: KS 0.5%, PSI 1.2%, z 1.0% (300 streams x 2).  The fixed rule
 PSI > 0.1 fires on ~46% of 100-event windows of the same stationary streams.  What is controlled is
 the rate over streams: with a window much larger than the reference, a given reference that
 happens to be unrepresentative flags most of its windows.
