@@ -8,6 +8,8 @@ Every detector takes one observation per ``update(x)`` (a mapping feature -> flo
 ``min_scores`` scores collected (never a made-up 0).  Observations judged anomalous are not
 learned (``learn_anomalies=False``), as in river's ``QuantileFilter(protect_anomaly_detector=True)``.
 An observation with a non-finite value is skipped (``n_skipped``): no score, no verdict, no learning.
+A detector does not reset after an alarm: the verdict is per observation, and the model keeps
+what it learned from the observations judged normal.
 
 All three are deterministic for a given ``seed``.  State: the autoencoder's is plain JSON; the
 River models travel pickled in base64 inside the dict (see ``detectors._state``).

@@ -296,6 +296,8 @@ class VersionMonitor:
 
     def _encode(self, name: str, col) -> np.ndarray:
         """Category codes as floats (NaN = missing); unseen categories get new codes."""
+        if getattr(col, "dtype", None) is not None and col.dtype.kind == "b":
+            col = np.where(col, "true", "false")  # as the reference spells booleans
         arr = np.asarray(col, dtype=object)
         missing = np.equal(arr, None) | (arr != arr)  # None, or a float NaN slipped in  # noqa: PLR0124
         out = np.full(arr.shape[0], np.nan)

@@ -94,3 +94,15 @@ def test_monitor_accepts_object_numeric_columns_and_empty_batches():
     assert mon.reference_dict()["fields"]["x"]["kind"] == "numeric"
     assert len(mon.reference_dict()["fields"]["x"]["values"]) == 90
     assert "drift.x.ks_stat" in m and mon.n_type_errors == 0
+
+
+def test_boolean_feature_columns_match_the_reference_spelling():
+    rng = np.random.default_rng(2)
+    mon = VersionMonitor(MonitorConfig(window_events=100, reference_size=100, anomaly_detector="none"))
+    for i in range(2):
+        mon.update_batch(ts=i + np.arange(100) / 100, latency_ms=rng.lognormal(size=100),
+                         prediction=rng.normal(size=100), ground_truth=np.full(100, np.nan),
+                         features={"flag": rng.random(100) < 0.3})
+    assert set(mon.reference_dict()["fields"]["flag"]["counts"]) == {"true", "false"}
+    assert set(mon._codes["flag"]) == {"true", "false"}
+    assert "drift.flag.chi2_pvalue" in mon.evaluate(now=2.0)
