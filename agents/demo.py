@@ -75,7 +75,7 @@ def _view(feed: _Feed, sim: Simulator, elapsed: float, duration: float):
 
     table = Table(title=f"predwatch demo — {MODEL} — phase: {sim.phase} — {elapsed:4.0f}/{duration:.0f}s — "
                         f"{sim.sent:,} events sent", expand=True)
-    for col in ("version", "events", "eps", "p50 ms", "p95 ms", "p99 ms", "MAE", "MAPE %", "KS(prediction)",
+    for col in ("version", "events", "eps", "p50 ms", "p95 ms", "p99 ms", "MAE", "MAPE", "KS(prediction)",
                 "KS(chars)", "anomaly", "concept"):
         table.add_column(col, justify="right")
     for v in VERSIONS:
@@ -91,7 +91,7 @@ def _view(feed: _Feed, sim: Simulator, elapsed: float, duration: float):
             return f"{m[f'drift.{field}.ks_stat']:.3f}{flag}"
 
         table.add_row(v, f("events_total", "{:,.0f}"), f("throughput_eps", "{:.0f}"), f("latency_p50_ms"),
-                      f("latency_p95_ms"), f("latency_p99_ms"), f("mae", "{:.2f}"), f("mape"), ks("prediction"),
+                      f("latency_p95_ms"), f("latency_p99_ms"), f("mae", "{:.2f}"), f("mape", "{:.1%}"), ks("prediction"),
                       ks("chars"), f("anomaly.rate", "{:.1%}"), f("concept_drift.error", "{:.2f}"))
     alerts = Table(title="alerts (newest last)", expand=True)
     for col in ("time", "status", "severity", "version", "rule", "message"):

@@ -5,7 +5,7 @@ Welford's update), so a long stream does not lose precision to catastrophic canc
 Window values are exact over the rows in the window.
 
 - MAE = mean |y - ŷ|; RMSE = sqrt(mean (y - ŷ)²); R² = 1 - SSE / SST (None when SST = 0 or n < 2).
-- **MAPE** = 100 · mean(|y - ŷ| / |y|) in **percent**, over the rows with ``|y| >= eps``
+- **MAPE** = mean(|y - ŷ| / |y|) as a **fraction** (0.1 = 10 %, as in evaluation/ and the dashboards), over the rows with ``|y| >= eps``
   (default ``eps = 1e-9``): rows with (near-)zero ground truth are *excluded* from MAPE only (they
   still count in MAE/RMSE/R²).  None when no row qualifies.
 - Rows whose ground truth or prediction is NaN/inf are skipped (absent ground truth) and counted
@@ -17,7 +17,7 @@ Examples
 >>> acc.update_many(y_true=[1.0, 2.0, 0.0, 4.0], y_pred=[1.5, 2.0, 0.5, float("nan")])
 >>> s = acc.cumulative()
 >>> s["mae"], round(s["rmse"], 4), s["mape"], s["n"], acc.n_skipped
-(0.3333333333333333, 0.4082, 25.0, 3, 1)
+(0.3333333333333333, 0.4082, 0.25, 3, 1)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .window import SlidingWindow
 
 
 def accuracy_metrics(y_true, y_pred, eps: float = 1e-9) -> dict:
-    """Textbook MAE, RMSE, R², MAPE (percent) on finite rows; ``{}`` when there is no row."""
+    """Textbook MAE, RMSE, R², MAPE (fraction) on finite rows; ``{}`` when there is no row."""
     y = as_float_array("y_true", y_true)
     p = as_float_array("y_pred", y_pred)
     ok = np.isfinite(y) & np.isfinite(p)
@@ -45,7 +45,7 @@ def accuracy_metrics(y_true, y_pred, eps: float = 1e-9) -> dict:
         out["r2"] = 1.0 - float(np.sum(e * e)) / sst
     big = np.abs(y) >= eps
     if big.any():
-        out["mape"] = 100.0 * float(np.mean(np.abs(e[big]) / np.abs(y[big])))
+        out["mape"] = float(np.mean(np.abs(e[big]) / np.abs(y[big])))
     return out
 
 
@@ -130,7 +130,7 @@ class Accuracy:
         if n >= 2 and self._y.m2 > 0:
             out["r2"] = 1.0 - self._sq.mean * n / self._y.m2
         if self._ape.n:
-            out["mape"] = 100.0 * self._ape.mean
+            out["mape"] = self._ape.mean
         return out
 
     def windowed(self, now: float | None = None) -> dict:

@@ -24,7 +24,7 @@ Semantics worth knowing:
   Holm-corrected over *all* (field, test) pairs of the evaluation at ``false_alarm_rate``.  With
   ``calibrate=False``: KS/chi2/z p-values from scipy, Holm-corrected, and PSI > 0.1 (uncorrected).
   ``drift.<f>.ks_pvalue`` and ``chi2_pvalue`` are the analytic (scipy) p-values whatever the mode.
-- **Accuracy** (mae, rmse, r2, mape in percent, rows with |y| < 1e-9 left out of MAPE): over the
+- **Accuracy** (mae, rmse, r2, mape as a fraction, rows with |y| < 1e-9 left out of MAPE): over the
   window of events carrying ground truth, from ``update_batch`` or ``add_feedback``.
 - **Concept drift**: the absolute error ``|ground_truth - prediction|`` of every such event feeds
   ADWIN or Page-Hinkley; ``concept_drift.error`` is its current error level.

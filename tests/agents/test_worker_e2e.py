@@ -111,7 +111,7 @@ def test_rising_error_raises_accuracy_or_concept_drift_alert(fleet):
                           60, "accuracy alert")
     assert got & {"accuracy-mape", "concept-drift"}
     mape = [a for a in alerts.json() if a["model"] == "accuracy" and a["rule"] == "accuracy-mape"]
-    assert mape and mape[0]["severity"] == "critical" and mape[0]["value"] > 25
+    assert mape and mape[0]["severity"] == "critical" and mape[0]["value"] > 0.25
 
 
 def test_restart_mid_stream_keeps_windows_loses_nothing_and_duplicates_no_alert(kafka_url, kafka_bootstrap, redis_url,

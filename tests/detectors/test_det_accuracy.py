@@ -11,7 +11,7 @@ def _textbook(y, p):
     out = {"mae": np.mean(np.abs(e)), "rmse": np.sqrt(np.mean(e ** 2)),
            "r2": 1 - np.sum(e ** 2) / np.sum((y - y.mean()) ** 2)}
     nz = np.abs(y) >= 1e-9
-    out["mape"] = 100 * np.mean(np.abs(e[nz] / y[nz]))
+    out["mape"] = np.mean(np.abs(e[nz] / y[nz]))
     return out
 
 
@@ -45,7 +45,7 @@ def test_cumulative_is_numerically_stable_with_a_large_offset():
 
 def test_mape_excludes_zero_ground_truth_rows_only():
     m = accuracy_metrics([0.0, 2.0, 4.0], [1.0, 1.0, 5.0])
-    assert m["mape"] == pytest.approx(100 * (0.5 + 0.25) / 2)
+    assert m["mape"] == pytest.approx((0.5 + 0.25) / 2)
     assert m["mae"] == pytest.approx(1.0)
     assert "mape" not in accuracy_metrics([0.0, 0.0], [1.0, 2.0])
 
