@@ -335,6 +335,9 @@ class PredwatchWorker:
         async with self._lock:
             self._checkpoint_all(gone)
             for p in gone:
+                ps = self.monitor.partitions.get(p)
+                for ks in (ps.keys.values() if ps is not None else ()):
+                    self.metrics.forget(ks.model, ks.version)  # the new owner exports this key now
                 self.monitor.drop(p)
                 self.metrics.forget_partition(topic, p)
         self.status.assigned -= gone
