@@ -154,11 +154,12 @@ def test_fed_values_arrive_in_seconds_and_per_field(scraped, metrics_target):
     _, model, version = metrics_target
     key = f'model="{model}",version="{version}"'
     p95 = scraped.query(f'{mn.PROM_LATENCY_QUANTILE}{{{key},quantile="0.95"}}')
-    assert 0.03 < float(p95[0]["value"][1]) < 1.0  # ~100 ms lognormal p95, in seconds
+    assert 0.04 < float(p95[0]["value"][1]) < 1.0  # lognormal(40 ms, 0.5) p95 ~ 90 ms, in seconds
     fields = {r["metric"]["field"] for r in scraped.query(f'{mn.PROM_DRIFT_SCORE}{{{key},test="psi"}}')}
     assert fields == {"prediction", "latency_ms", "n_chars", "lang"}
     drifting = scraped.query(f"{mn.PROM_DRIFT_DETECTED}{{{key}}} == 1")
-    assert {(r["metric"]["field"], r["metric"]["test"]) for r in drifting} == {("lang", "chi2"), ("lang", "psi")}
+    assert ("lang", "chi2") in {(r["metric"]["field"], r["metric"]["test"]) for r in drifting}
+    assert {r["metric"]["field"] for r in drifting} == {"lang"}  # nothing else moved
 
 
 def test_generated_rules_load_and_fire_on_the_fed_drift(scraped, metrics_target):
@@ -170,7 +171,7 @@ def test_generated_rules_load_and_fire_on_the_fed_drift(scraped, metrics_target)
         return len(rules) >= 8 and all(r["health"] == "ok" for r in rules) and rules
 
     rules = wait_for("all generated rules evaluated without error", evaluated_ok)
-    assert {r["name"] for r in rules} >= {"latency-p95", "drift-chi2", "concept-drift"}
+    assert {r["name"] for r in rules} >= {"latency-p95", "drift-chi2", "concept-drift"}  # the shipped rules
 
     def firing(name):
         alerts = scraped.get("/api/v1/alerts")["alerts"]
@@ -180,4 +181,4 @@ def test_generated_rules_load_and_fire_on_the_fed_drift(scraped, metrics_target)
     assert {(a["labels"]["model"], a["labels"]["version"], a["labels"]["field"]) for a in chi2} >= {
         (model, version, "lang")}
     assert all(a["labels"]["severity"] == "warning" for a in chi2)
-    assert not firing("latency-p95")  # ~100 ms p95 is far below 2 s
+    assert not firing("latency-p95")  # ~90 ms p95 is far below 2 s
