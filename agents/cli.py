@@ -86,6 +86,7 @@ def publish(
 ) -> None:
     """Publish prediction events from JSONL (one event object per line); bad lines are reported, not sent."""
     from streams.publisher import PredictionPublisher
+    from streams.records import make_event
 
     stream = file.open("r", encoding="utf-8") if file else sys.stdin
     sent = bad = 0
@@ -98,11 +99,14 @@ def publish(
                     obj = json.loads(line)
                     if not isinstance(obj, dict):
                         raise ContractError([("$", obj, "a JSON object")])
-                    pub.publish_many([obj])
+                    pub.publish_many([make_event(**obj)])
                     sent += 1
-                except (ValueError, ContractError) as exc:
+                except ContractError as exc:
                     bad += 1
                     typer.echo(f"line {lineno}: {exc}", err=True)
+                except ValueError as exc:
+                    bad += 1
+                    typer.echo(f"line {lineno}: not JSON ({exc})", err=True)
             pub.flush()
             failed = pub.stats.events_failed
     except ServiceError as exc:
