@@ -96,6 +96,7 @@ class PredwatchWorker:
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty: set[int] = set()
+        self._uncounted: dict[str, int] = {}
         self._last_health_check = 0.0
         self.topics = {s.suffix: topic_name(settings, s) for s in (PREDICTIONS, METRICS, ALERTS, DEADLETTER)}
         ensure_topics(settings)
@@ -165,8 +166,8 @@ class PredwatchWorker:
                 return
             self._dirty.add(message.partition)
             if outcome.counted and outcome.key:
-                model, _, version = outcome.key.partition("@")
-                self.metrics.count_events(model, version, outcome.counted)
+                # Prometheus counters are bumped once per tick, not per message (a label lookup costs µs)
+                self._uncounted[outcome.key] = self._uncounted.get(outcome.key, 0) + outcome.counted
                 st.counted += outcome.counted
             for dl in outcome.deadletters:
                 self.metrics.count_invalid(dl.reason)
@@ -189,6 +190,7 @@ class PredwatchWorker:
 
     async def _publish_evaluation(self, partition: int, snapshot: Any, alerts: list[Alert]) -> None:
         model, version = snapshot.model, snapshot.version
+        self._flush_counts()
         self.status.last_evaluation_ms = self.monitor.last_evaluation_s * 1000.0
         self.metrics.observe_evaluation(self.monitor.last_evaluation_s)
         self.metrics.record_snapshot(model, version, snapshot.metrics)
@@ -240,8 +242,15 @@ class PredwatchWorker:
                 await self._evaluate(partition, key)
             if now - self._last_checkpoint >= self.checkpoint_interval_s:
                 self._checkpoint_all()
+        self._flush_counts()
         self._update_lag()
         self.metrics.set_models(len(self.monitor.keys()))
+
+    def _flush_counts(self) -> None:
+        pending, self._uncounted = self._uncounted, {}
+        for key, n in pending.items():
+            model, _, version = key.partition("@")
+            self.metrics.count_events(model, version, n)
 
     def _checkpoint_all(self, partitions: set[int] | None = None) -> None:
         todo = set(self._dirty) if partitions is None else (partitions & set(self.monitor.partitions))
@@ -333,6 +342,7 @@ class PredwatchWorker:
         topic = self.topics["predictions"]
         gone = {tp.partition for tp in revoked if tp.topic == topic}
         async with self._lock:
+            self._flush_counts()
             self._checkpoint_all(gone)
             for p in gone:
                 ps = self.monitor.partitions.get(p)

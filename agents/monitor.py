@@ -41,7 +41,7 @@ class MonitorSettings:
 
     eval_events: int = 1000
     eval_interval_s: float = 5.0
-    flush_events: int = 256  # buffered events of a key are pushed into its bank at this size
+    flush_events: int = 1000  # buffered events of a key are pushed into its bank at this size
     feedback_ttl_s: float = 3600.0  # a prediction waits this long (event time) for its feedback
     feedback_max_pending: int = 20_000  # per key
     detectors: MonitorConfig = field(default_factory=MonitorConfig)
