@@ -59,6 +59,8 @@ class WorkerStatus:
     alerts_published: int = 0
     alerts_deduplicated: int = 0
     checkpoints: int = 0
+    handle_seconds: float = 0.0  # CPU spent deciding (Monitor.handle), for /health
+    checkpoint_seconds: float = 0.0
     checkpoint_errors: int = 0
     rules_version: int = -1
     lag: dict[int, int] = field(default_factory=dict)
@@ -163,8 +165,10 @@ class PredwatchWorker:
             st = self.status
             st.messages += 1
             st.last_message_at = time.monotonic()
+            t0 = time.perf_counter()
             outcome = self.monitor.handle(message.partition, message.offset, message.value, topic=message.topic,
                                           key=message.key)
+            st.handle_seconds += time.perf_counter() - t0
             if outcome.duplicate:
                 st.duplicates_skipped += 1
                 return
@@ -268,6 +272,13 @@ class PredwatchWorker:
 
     async def _checkpoint_all(self, partitions: set[int] | None = None) -> None:
         await self._settle()
+        t0 = time.perf_counter()
+        try:
+            self._write_checkpoints(partitions)
+        finally:
+            self.status.checkpoint_seconds += time.perf_counter() - t0
+
+    def _write_checkpoints(self, partitions: set[int] | None) -> None:
         todo = set(self._dirty) if partitions is None else (partitions & set(self.monitor.partitions))
         for p in sorted(todo):
             if p not in self.monitor.partitions:
@@ -444,6 +455,7 @@ class PredwatchWorker:
                          "duplicates_skipped": st.duplicates_skipped, "alerts_published": st.alerts_published,
                          "alerts_deduplicated": st.alerts_deduplicated, "checkpoints": st.checkpoints,
                          "checkpoint_errors": st.checkpoint_errors},
+            "seconds": {"handling": round(st.handle_seconds, 3), "checkpointing": round(st.checkpoint_seconds, 3)},
             "lag": {str(p): n for p, n in sorted(st.lag.items())},
             "rules": [r.name for r in self.rules],
         }
