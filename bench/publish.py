@@ -56,7 +56,7 @@ def run_raw(settings: Settings, inputs) -> float:
     pred, lat, chars, langs = inputs
     n = len(pred)
     ts = time.time()
-    payloads = [records.encode(records.PredictionEvent(event_id=records.new_event_id(), model="tok-counter",
+    payloads = [records.encode(records.PredictionEvent(v=1, event_id=records.new_event_id(), model="tok-counter",
                                                        version="2.0.0", ts=ts, latency_ms=lat[i], prediction=pred[i],
                                                        features={"lang": langs[i], "chars": chars[i]}))
                 for i in range(n)]

@@ -143,7 +143,7 @@ class PredictionPublisher:
             self._valid_ids.add((model, version))
             self._append(model, records.encode(event))
             return event_id
-        event = PredictionEvent(event_id=event_id, model=model, version=version, ts=ts, latency_ms=latency_ms,
+        event = PredictionEvent(v=1, event_id=event_id, model=model, version=version, ts=ts, latency_ms=latency_ms,
                                 prediction=prediction, ground_truth=ground_truth,
                                 features=dict(features) if features else {})
         self._append(model, records.encode(event))

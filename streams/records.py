@@ -30,14 +30,16 @@ streams.errors.ContractError: version: got '1.0', expected a semantic version li
 from __future__ import annotations
 
 import base64
-import os
 import math
+import os
 import re
+import threading
 import uuid
 from types import SimpleNamespace
 from typing import Any, Iterable
 
 import msgspec
+import numpy as np
 
 from streams.errors import ContractError
 
@@ -62,9 +64,12 @@ FeatureValue = float | str | bool
 
 
 class PredictionEvent(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
-    """One prediction (or, with ``kind="feedback"``, late ground truth for an earlier one)."""
+    """One prediction (or, with ``kind="feedback"``, late ground truth for an earlier one).
 
-    v: int = VERSION
+    ``v`` has no default so that it is always on the wire (the other defaults are omitted).
+    """
+
+    v: int
     kind: str = "prediction"
     event_id: str
     model: str
@@ -76,6 +81,8 @@ class PredictionEvent(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_u
     features: dict[str, FeatureValue] = {}
 
     def __post_init__(self) -> None:
+        if _local.trusted:  # decoding an envelope: _check_batch checks it whole, vectorised
+            return
         # the common case is checked with a few comparisons (names seen before are cached);
         # anything unusual goes through _event_problems, which names every problem
         lat, pred, gt = self.latency_ms, self.prediction, self.ground_truth
@@ -118,7 +125,7 @@ class WindowInfo(msgspec.Struct, kw_only=True):
     seconds: float
 
 
-class MetricSnapshot(msgspec.Struct, kw_only=True, omit_defaults=True):
+class MetricSnapshot(msgspec.Struct, kw_only=True):
     """Metrics of one (model, version) at one evaluation tick (topic ``predwatch.metrics``)."""
 
     v: int = VERSION
@@ -320,12 +327,74 @@ def decode_message(raw: bytes | str) -> list[PredictionEvent]:
                             reason="oversize")
     try:
         if b'"batch"' in raw:
-            envelope = _batch_decoder.decode(raw)
-            return _check_envelope(envelope.v, envelope.batch)
+            _local.trusted = True
+            try:
+                envelope = _batch_decoder.decode(raw)
+            finally:
+                _local.trusted = False
+            return _check_envelope(envelope.v, _check_batch(envelope.batch))
         return [_event_decoder.decode(raw)]
     except (msgspec.ValidationError, msgspec.DecodeError, ContractError):
         pass
     return _decode_slow(raw)
+
+
+class _Local(threading.local):
+    trusted = False
+
+
+_local = _Local()
+
+
+def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
+    """The checks of ``PredictionEvent.__post_init__`` for a whole envelope at once.
+
+    JSON cannot carry NaN or infinity (msgspec rejects ``1e999``), so only ranges, kinds, names
+    and sizes remain to check; any failure sends the envelope to the thorough per-event path.
+    """
+    if not batch:
+        return batch
+    ok = (all(e.kind == "prediction" and e.v == 1 for e in batch)
+          and all(name in _GOOD_NAMES for name in {e.model for e in batch})
+          and all(v in _GOOD_VERSIONS for v in {e.version for e in batch}))
+    if ok:
+        n = len(batch)
+        try:
+            lat = np.fromiter((e.latency_ms for e in batch), np.float64, n)
+            pred = np.fromiter((e.prediction for e in batch), np.float64, n)  # None raises TypeError
+            ts = np.fromiter((e.ts for e in batch), np.float64, n)
+        except TypeError:
+            ok = False
+        else:
+            ids = [len(e.event_id) for e in batch]
+            ok = (bool(lat.min() >= 0) and not np.isnan(pred).any() and bool(ts.min() > 0)
+                  and min(ids) > 0 and max(ids) <= 128 and _features_ok(batch))
+    if ok:
+        return batch
+    problems = []
+    for i, e in enumerate(batch):
+        problems.extend((f"batch[{i}].{f}", v, a) for f, v, a in _event_problems(e))
+        if len(problems) > 50:
+            break
+    if problems:
+        raise ContractError(problems, reason=_reason_of(problems))
+    return batch
+
+
+def _features_ok(batch: list[PredictionEvent]) -> bool:
+    first = None
+    for e in batch:
+        f = e.features
+        if not f:
+            continue
+        if f.keys() != first:  # a new key set: check its names once
+            if len(f) > MAX_FEATURES or not all(k in _GOOD_NAMES for k in f):
+                return False
+            first = f.keys()
+        for val in f.values():
+            if type(val) is str and len(val) > 256:
+                return False
+    return True
 
 
 def _check_envelope(v: int, batch: list[PredictionEvent]) -> list[PredictionEvent]:

@@ -151,7 +151,7 @@ def test_event_ids_are_uuid4_and_unique():
 
 def test_struct_construction_validates_too():
     with pytest.raises(ContractError):
-        PredictionEvent(event_id="e", model="m", version="1.0.0", ts=1.0, latency_ms=math.nan, prediction=1.0)
+        PredictionEvent(v=1, event_id="e", model="m", version="1.0.0", ts=1.0, latency_ms=math.nan, prediction=1.0)
 
 
 def test_deadletter_keeps_first_4k_as_text():
@@ -159,3 +159,27 @@ def test_deadletter_keeps_first_4k_as_text():
     dl = records.dead_letter(raw, ValueError("boom"), topic="t", partition=1, offset=2, ts=3.0)
     assert dl.raw == "x" * 4096 and dl.raw_encoding == "text" and dl.reason == "ValueError"
     assert isinstance(records.decode_deadletter(records.encode(dl)), DeadLetter)
+
+
+def test_v_is_always_on_the_wire():
+    e = records.make_event(model="m", version="1.0.0", ts=1.0, latency_ms=1.0, prediction=2.0)
+    assert msgspec.json.decode(records.encode(e))["v"] == 1
+    env = msgspec.json.decode(records.encode_batch([e, e]))
+    assert env["v"] == 1 and all(item["v"] == 1 for item in env["batch"])
+    snap = MetricSnapshot(model="m", version="1.0.0", ts=1.0, window=WindowInfo(events=1, seconds=0.0), metrics={})
+    assert msgspec.json.decode(records.encode(snap))["v"] == 1
+
+
+def test_bad_event_in_a_large_envelope_is_named_by_index():
+    evs = [records.make_event(model="m", version="1.0.0", ts=1.0 + i, latency_ms=1.0, prediction=2.0,
+                              features={"lang": "en"}) for i in range(500)]
+    raw = records.encode_batch(evs)
+    assert len(records.decode_message(raw)) == 500  # the vectorised path accepts it
+    bad = msgspec.json.decode(raw)
+    bad["batch"][321]["latency_ms"] = -4.0
+    err = _reject(msgspec.json.encode(bad), "invalid_field")
+    assert [(f, v) for f, v, _ in err.problems] == [("batch[321].latency_ms", -4.0)]
+    bad["batch"][321]["latency_ms"] = 4.0
+    bad["batch"][7]["features"] = {"lang": "x" * 300}
+    err = _reject(msgspec.json.encode(bad), "invalid_field")
+    assert err.problems[0][0] == "batch[7].features.lang"
