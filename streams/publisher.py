@@ -46,6 +46,7 @@ class PublisherStats:
     events_failed: int = 0  # reported failed (callback called)
     messages_sent: int = 0
     producer_recreated: int = 0
+    events_resent: int = 0  # re-sent on a new producer after a fatal error or a stall
     errors: list[str] = field(default_factory=list)  # the last few delivery errors
 
 
@@ -72,6 +73,9 @@ class PredictionPublisher:
         Send batch envelopes (default).  False sends one message per event.
     max_batch_events, max_batch_bytes, linger_ms
         Bounds of one envelope: it is sent when any is reached.
+    stall_timeout_s
+        With messages outstanding and no acknowledgement for this long, the producer is replaced
+        and they are re-sent (an idempotent producer can stay stuck after a broker restart).
     on_delivery_error
         Called as ``f(model, n_events, error_text)`` from the publisher's thread for every
         message the broker did not acknowledge.
@@ -80,7 +84,8 @@ class PredictionPublisher:
     def __init__(self, kafka: str | None = None, *, settings: Settings | None = None, envelopes: bool = True,
                  max_batch_events: int = 5000, max_batch_bytes: int = 900_000, linger_ms: float = 50.0,
                  on_delivery_error: Callable[[str, int, str], None] | None = None,
-                 producer_config: Mapping[str, Any] | None = None, create_topics: bool = True) -> None:
+                 producer_config: Mapping[str, Any] | None = None, create_topics: bool = True,
+                 stall_timeout_s: float = 15.0) -> None:
         if not 1 <= max_batch_events <= MAX_BATCH_EVENTS:
             raise ValueError(f"max_batch_events must be in [1, {MAX_BATCH_EVENTS}], got {max_batch_events!r}")
         if not 1024 <= max_batch_bytes <= MAX_MESSAGE_BYTES - 64:
@@ -119,6 +124,11 @@ class PredictionPublisher:
             **(producer_config or {}),
         }
         self._lock = threading.RLock()
+        self.stall_timeout_s = stall_timeout_s
+        self._unacked: dict[int, tuple[str, bytes, int]] = {}
+        self._seq = 0
+        self._generation = 0
+        self._last_ack = time.monotonic()
         self._buffers: dict[str, _Buffer] = {}
         self._valid_ids: set[tuple[str, str]] = set()
         self._producer = self._new_producer()
@@ -181,14 +191,16 @@ class PredictionPublisher:
         return len(checked)
 
     def flush(self, timeout: float = 30.0) -> int:
-        """Send every buffered envelope and wait for acknowledgements; returns messages still in flight."""
+        """Send every buffered envelope and wait for acknowledgements; returns messages not yet acknowledged."""
         deadline = time.monotonic() + timeout
         with self._lock:
             for model in list(self._buffers):
                 self._send(model)
-            producer = self._producer
-        remaining = producer.flush(max(0.0, deadline - time.monotonic()))
-        return remaining
+        while True:
+            remaining = deadline - time.monotonic()
+            self._producer.flush(max(0.0, min(remaining, 0.5)))  # the producer may be replaced meanwhile
+            if not self._unacked or remaining <= 0:
+                return len(self._unacked)
 
     def close(self, timeout: float = 30.0) -> None:
         """Flush and stop; raises PublishError if messages could not be delivered in time."""
@@ -240,13 +252,25 @@ class PredictionPublisher:
         self._produce(model, payload, len(buf.parts))
 
     def _produce(self, model: str, payload: bytes, n: int) -> None:
-        def on_delivery(err: Any, msg: Any, _model: str = model, _n: int = n) -> None:
+        """Produce one message; it stays in ``_unacked`` until the broker acknowledges it."""
+        self._seq += 1
+        seq, generation = self._seq, self._generation
+        if not self._unacked:
+            self._last_ack = time.monotonic()  # the stall clock starts with the first outstanding message
+        self._unacked[seq] = (model, payload, n)
+
+        def on_delivery(err: Any, msg: Any) -> None:
+            if generation != self._generation:
+                return  # purged from a replaced producer: already re-sent on the new one
+            if err is not None and err.fatal():
+                self._fatal = True  # kept in _unacked: re-sent by _recreate
+                return
+            self._unacked.pop(seq, None)
+            self._last_ack = time.monotonic()
             if err is None:
-                self.stats.events_delivered += _n
+                self.stats.events_delivered += n
             else:
-                self._failed(_model, _n, str(err))
-                if err.fatal():
-                    self._fatal = True
+                self._failed(model, n, str(err))
 
         while True:
             try:
@@ -278,21 +302,31 @@ class PredictionPublisher:
 
         return Producer({**self._conf, "error_cb": on_error})
 
-    def _recreate(self) -> None:
+    def _recreate(self, why: str) -> None:
+        """Replace the producer and re-send what it had not delivered (at-least-once)."""
         with self._lock:
             old = self._producer
             self._fatal = False
+            self._generation += 1
             self._producer = self._new_producer()
             self.stats.producer_recreated += 1
-        # messages still queued in the old producer fail with a fatal error through their callbacks
+            pending = list(self._unacked.values())
+            self._unacked.clear()
+            for model, payload, n in pending:
+                self._produce(model, payload, n)
+                self.stats.events_resent += n
+        log.warning("producer recreated (%s); %d message(s) re-sent", why, len(pending))
         old.purge(in_queue=True, in_flight=True)
-        old.flush(0)
+        old.flush(0)  # serves the purged messages' callbacks, which ignore the old generation
 
     def _background(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.02)
             if self._fatal:
-                self._recreate()
+                self._recreate("fatal error")
+            elif self._unacked and time.monotonic() - self._last_ack > self.stall_timeout_s:
+                # an idempotent producer can stay stuck after a broker restart, with no error at all
+                self._recreate(f"no acknowledgement for {self.stall_timeout_s:g}s")
             if self.linger_s >= 0 and self._buffers:
                 now = time.monotonic()
                 with self._lock:

@@ -158,3 +158,17 @@ def test_restart_mid_stream_keeps_windows_loses_nothing_and_duplicates_no_alert(
         assert sorted(s for _, s in statuses) == ["firing", "resolved"] and max(statuses.values()) == 1
     finally:
         second.stop()
+
+
+def test_rule_changes_reach_the_running_worker(fleet, kafka_url, redis_url):
+    from agents.alerting import AlertManager
+
+    worker, _, _ = fleet
+    manager = AlertManager(Settings(kafka=kafka_url, redis=redis_url, topic_prefix="e2efleet"))
+    try:
+        manager.configure_alert({"name": "hot-reloaded", "metric": "mae", "condition": ">", "threshold": 1e9})
+        worker.wait_for(lambda: "hot-reloaded" in worker.health()["rules"], 15, "the new rule in force")
+        assert manager.delete("hot-reloaded")
+        worker.wait_for(lambda: "hot-reloaded" not in worker.health()["rules"], 15, "the rule removed")
+    finally:
+        manager.close()
