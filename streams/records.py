@@ -507,28 +507,26 @@ def to_builtins(record: msgspec.Struct) -> dict[str, Any]:
     return msgspec.to_builtins(record)
 
 
-def decode_alert(raw: bytes | str) -> Alert:
+def _decode_record(raw: bytes | str, kind: type, name: str) -> Any:
     try:
-        alert = msgspec.json.decode(raw, type=Alert)
+        record = msgspec.json.decode(raw, type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ContractError([("$", str(raw)[:60], f"an Alert record ({exc})")], reason="invalid_field") from None
-    if alert.v != VERSION:
-        raise ContractError([("v", alert.v, f"{VERSION}")], reason="unsupported_version")
-    return alert
+        raise ContractError([("$", str(raw)[:60], f"a {name} record ({exc})")], reason="invalid_field") from None
+    if record.v != VERSION:
+        raise ContractError([("v", record.v, f"{VERSION}")], reason="unsupported_version")
+    return record
+
+
+def decode_alert(raw: bytes | str) -> Alert:
+    return _decode_record(raw, Alert, "Alert")
 
 
 def decode_snapshot(raw: bytes | str) -> MetricSnapshot:
-    try:
-        snap = msgspec.json.decode(raw, type=MetricSnapshot)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ContractError([("$", str(raw)[:60], f"a MetricSnapshot record ({exc})")], reason="invalid_field") from None
-    if snap.v != VERSION:
-        raise ContractError([("v", snap.v, f"{VERSION}")], reason="unsupported_version")
-    return snap
+    return _decode_record(raw, MetricSnapshot, "MetricSnapshot")
 
 
 def decode_deadletter(raw: bytes | str) -> DeadLetter:
-    return msgspec.json.decode(raw, type=DeadLetter)
+    return _decode_record(raw, DeadLetter, "DeadLetter")
 
 
 def dead_letter(raw: bytes | None, error: Exception, *, topic: str, partition: int, offset: int, ts: float) -> DeadLetter:
