@@ -16,6 +16,7 @@ deterministic id) before publishing: a re-processed stream cannot publish a firi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import resource
@@ -103,6 +104,7 @@ class PredwatchWorker:
         self._dirty: set[int] = set()
         self._uncounted: dict[str, int] = {}
         self._inflight: list[Any] = []
+        self._last_reference_refresh = time.monotonic()
         self._last_health_check = 0.0
         self.topics = {s.suffix: topic_name(settings, s) for s in (PREDICTIONS, METRICS, ALERTS, DEADLETTER)}
         ensure_topics(settings)
@@ -311,6 +313,12 @@ class PredwatchWorker:
             except (RegistryError, ValueError) as exc:
                 log.warning("could not reload rules: %s", exc)
         self.status.broker_ok = await loop.run_in_executor(None, self._broker_reachable)
+        if self.status.redis_ok and time.monotonic() - self._last_reference_refresh >= self.settings.reference_refresh_s:
+            self._last_reference_refresh = time.monotonic()
+            try:
+                await self._refresh_references()
+            except (ValueError, KeyError) as exc:  # a malformed reference in the registry
+                log.warning("could not refresh references: %s", exc)
 
     def _broker_reachable(self) -> bool:
         from confluent_kafka.admin import AdminClient
@@ -393,10 +401,37 @@ class PredwatchWorker:
         return self._model_registry
 
     def _reference_for(self, model: str, version: str) -> dict | None:
+        """The registry's reference: the snapshot taken at promotion for the production version,
+        else the one stored for the version; None means "build it from the first events"."""
         try:
-            return self._registry().get_reference(model, version)
+            reg = self._registry()
+            if reg.get_production_version(model) == version:
+                active = reg.get_active_reference(model)
+                if active is not None:
+                    return active
+            return reg.get_reference(model, version)
         except (RegistryError, KeyError, ValueError):
             return None
+
+    async def _refresh_references(self) -> None:
+        """Install references changed in the registry (a promotion, a rollback, a new sample)."""
+        from detectors.reference import Reference
+
+        def canonical(ref: dict | None) -> str | None:
+            return None if ref is None else json.dumps(Reference.from_dict(ref).to_dict(), sort_keys=True)
+
+        loop = asyncio.get_running_loop()
+        for model, version in self.monitor.keys():
+            ref = await loop.run_in_executor(None, self._reference_for, model, version)
+            if ref is None:
+                continue
+            async with self._lock:
+                for ps in self.monitor.partitions.values():
+                    ks = ps.keys.get(f"{model}@{version}")
+                    if ks is not None and canonical(ref) != canonical(ks.bank.reference_dict()):
+                        self.monitor.set_reference(model, version, ref)
+                        self._dirty.add(ps.partition)
+                        log.info("reference of %s@%s replaced from the registry", model, version)
 
     def _context(self, model: str) -> dict[str, Any]:
         now = time.monotonic()

@@ -13,6 +13,7 @@ variable                                       meaning (default)
 ``PREDWATCH_EVAL_EVENTS``                      evaluate every N events per key (1000)
 ``PREDWATCH_EVAL_INTERVAL_S``                  … or every T seconds, whichever comes first (5)
 ``PREDWATCH_FALSE_ALARM_RATE``                 drift false alarms per evaluation, all fields together (0.001)
+``PREDWATCH_REFERENCE_REFRESH_S``              how often workers re-read references from the registry (30)
 ``PREDWATCH_STATE_DIR``                        local state of workers and embedded services (~/.predwatch)
 ``PREDWATCH_KAFKA_SECURITY_PROTOCOL``          PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
 ``PREDWATCH_KAFKA_SASL_MECHANISM``             PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
@@ -88,6 +89,7 @@ class Settings:
     eval_events: int = 1000
     eval_interval_s: float = 5.0
     false_alarm_rate: float = 0.001
+    reference_refresh_s: float = 30.0
     state_dir: Path = field(default_factory=lambda: Path.home() / ".predwatch")
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -119,6 +121,7 @@ class Settings:
             eval_events=_int(env, "PREDWATCH_EVAL_EVENTS", 1000, 1, 10_000_000),
             eval_interval_s=_float(env, "PREDWATCH_EVAL_INTERVAL_S", 5.0, 0.05, 86400.0),
             false_alarm_rate=_float(env, "PREDWATCH_FALSE_ALARM_RATE", 0.001, 1e-9, 0.5),
+            reference_refresh_s=_float(env, "PREDWATCH_REFERENCE_REFRESH_S", 30.0, 0.5, 86400.0),
             state_dir=state_dir, security=security,
         )
 

@@ -172,3 +172,39 @@ def test_rule_changes_reach_the_running_worker(fleet, kafka_url, redis_url):
         worker.wait_for(lambda: "hot-reloaded" not in worker.health()["rules"], 15, "the rule removed")
     finally:
         manager.close()
+
+
+def test_registry_reference_is_used_and_a_new_one_reaches_the_worker(kafka_url, kafka_bootstrap, redis_url, tmp_path):
+    from detectors.reference import Reference
+    from registry import ModelRegistry
+
+    prefix = "e2eref"
+    rng = np.random.default_rng(5)
+    reg = ModelRegistry(redis_url, prefix=prefix)
+    reg.register_model("refmodel", "1.0.0", {})
+    reg.set_reference("refmodel", "1.0.0", Reference.from_samples({"prediction": rng.normal(100, 10, 2000).tolist()}).to_dict())
+    worker = WorkerProcess(kafka_url=kafka_url, redis_url=redis_url, prefix=prefix, state_dir=tmp_path, rules=RULES,
+                           env={"PREDWATCH_REFERENCE_REFRESH_S": "1"}).start()
+    try:
+        settings = Settings(kafka=kafka_url, topic_prefix=prefix, partitions=2)
+        snapshots = TopicReader(kafka_bootstrap, f"{prefix}.metrics")
+        alerts = TopicReader(kafka_bootstrap, f"{prefix}.alerts")
+        with PredictionPublisher(settings=settings) as pub:
+            t = publish(pub, rng, "refmodel", 500, t0=1_800_000_000.0)
+        first = worker.wait_for(lambda: snapshots.json(), 60, "a snapshot")[0]
+        # an explicit reference means no warm-up: the first 500 events are already drift-tested
+        assert first["metrics"]["events_total"] == 500 and "drift.prediction.ks_stat" in first["metrics"]
+        assert first["metrics"]["drift.prediction.ks_drift"] == 0.0
+        # a new reference (say, after a promotion) that the stream no longer matches
+        reg.set_reference("refmodel", "1.0.0",
+                          Reference.from_samples({"prediction": rng.normal(150, 10, 2000).tolist()}).to_dict())
+        worker.wait_for(lambda: "reference of refmodel@1.0.0 replaced" in worker.log_path.read_text(), 30,
+                        "the new reference installed")
+        with PredictionPublisher(settings=settings) as pub:
+            publish(pub, rng, "refmodel", 500, t0=t)
+        drift = worker.wait_for(lambda: [a for a in alerts.json() if a["metric"] == "drift.prediction.ks_drift"], 60,
+                                "drift against the new reference")
+        assert drift[0]["status"] == "firing"
+    finally:
+        worker.stop()
+        reg.close()
