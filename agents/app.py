@@ -104,6 +104,7 @@ class PredwatchWorker:
         self._dirty: set[int] = set()
         self._uncounted: dict[str, int] = {}
         self._inflight: list[Any] = []
+        self._events_per_message: dict[int, float] = {}  # moving average, for lag in events
         self._last_reference_refresh = time.monotonic()
         self._last_health_check = 0.0
         self.topics = {s.suffix: topic_name(settings, s) for s in (PREDICTIONS, METRICS, ALERTS, DEADLETTER)}
@@ -175,6 +176,8 @@ class PredwatchWorker:
                 st.duplicates_skipped += 1
                 return
             self._dirty.add(message.partition)
+            epm = self._events_per_message.get(message.partition, 1.0)
+            self._events_per_message[message.partition] = 0.9 * epm + 0.1 * max(1, outcome.counted)
             if outcome.counted and outcome.key:
                 # Prometheus counters are bumped once per tick, not per message (a label lookup costs µs)
                 self._uncounted[outcome.key] = self._uncounted.get(outcome.key, 0) + outcome.counted
@@ -345,7 +348,9 @@ class PredwatchWorker:
                 continue
             ps = self.monitor.partitions.get(p)
             done = ps.offset + 1 if ps is not None else 0
-            lag = max(0, int(hw) - done)
+            waiting_messages = max(0, int(hw) - done)
+            # lag in events: waiting messages times the events per message seen on this partition
+            lag = int(round(waiting_messages * self._events_per_message.get(p, 1.0)))
             self.status.lag[p] = lag
             self.metrics.set_consumer_lag(topic, p, lag)
 

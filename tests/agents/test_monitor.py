@@ -43,6 +43,9 @@ def test_counts_envelopes_and_skips_redelivered_offsets():
     (b'{"v":2,"batch":[]}', "unsupported_version"),
     (b'{"v":1,"event_id":"e","model":"m","version":"1.0.0","ts":1,"latency_ms":-5,"prediction":1}', "invalid_field"),
     (None, "not_json"),
+    (b'{"v":1,"batch":[' + b" " * (1 << 20) + b"]}", "oversize"),
+    (b'{"v":1,"batch":[{"v":1,"event_id":"e","model":"a","version":"1.0.0","ts":1,"latency_ms":1,"prediction":1},'
+     b'{"v":1,"event_id":"e","model":"b","version":"1.0.0","ts":1,"latency_ms":1,"prediction":1}]}', "mixed_models"),
 ])
 def test_bad_messages_become_dead_letters_with_reason(raw, reason):
     m = Monitor(settings())

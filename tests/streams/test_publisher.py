@@ -135,3 +135,26 @@ def test_alert_subscriber_filters_and_reads_from_beginning_or_new(kafka_url, kaf
         p.flush(10)
         got = sub.poll(10)
         assert got is not None and got.alert_id == "a9" and got.status == "resolved"
+
+
+def test_alert_subscriber_in_a_consumer_group_with_a_callback(kafka_url, kafka_bootstrap, topic_prefix):
+    import threading
+
+    settings = Settings(kafka=kafka_url, topic_prefix=topic_prefix, partitions=1)
+    topic = f"{topic_prefix}.alerts"
+    got = []
+    stop = threading.Event()
+    with AlertSubscriber(settings=settings, group_id=f"{topic_prefix}-oncall", statuses=["firing"],
+                         from_beginning=True) as sub:
+        p = Producer({"bootstrap.servers": kafka_bootstrap})
+        for i, status in enumerate(["firing", "resolved", "firing"]):
+            p.produce(topic, records.encode(_alert(i, "tok", "warning", status)), key=b"k")
+        p.flush(10)
+
+        def on_alert(alert):
+            got.append(alert.alert_id)
+            if len(got) == 2:
+                stop.set()
+
+        n = sub.run(on_alert, stop=stop, duration_s=60)
+    assert n == 2 and got == ["a0", "a2"]
