@@ -203,7 +203,10 @@ def demo_command(
                       f"{c.get('events_counted', 0):,} counted by the worker, {c.get('deadlettered', 0)} dead-lettered; "
                       f"{len(fired)} alerts fired, {len(resolved)} resolved")
         for a in fired:
-            console.print(f"  • {a['version']:6} {a['rule']:22} {a['message'][:100]}")
+            back = next((r for r in resolved if r["alert_id"] == a["alert_id"]), None)
+            until = f"resolved at {time.strftime('%H:%M:%S', time.localtime(back['ts']))}" if back else "still firing"
+            console.print(f"  • {time.strftime('%H:%M:%S', time.localtime(a['ts']))} {a['version']:6} "
+                          f"{a['rule']:16} {a['metric']} = {a['value']:.4g} ({a['condition']} {a['threshold']:g}); {until}")
         console.print(f"registry: production = {registry.get_production_version(MODEL)}")
     finally:
         if worker is not None and worker.poll() is None:
