@@ -65,6 +65,15 @@ def column(values: list) -> np.ndarray:
 
     Booleans become the strings ``"true"``/``"false"``; missing values are NaN or None.
     """
+    if values:
+        first = type(values[0])
+        if (first is float or first is int or first is str) and all(type(v) is first for v in values):
+            arr = np.array(values)  # homogeneous lists (the common case) take numpy's C path
+            kind = arr.dtype.kind
+            if kind in "if":
+                return arr.astype(np.float64, copy=False)
+            if kind == "U":
+                return arr.astype(object)
     numeric = True
     for v in values:
         t = type(v)

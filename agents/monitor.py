@@ -189,6 +189,9 @@ class Monitor:
         s = self.settings
         pending = ks.pending
         every = s.eval_events if self.evaluate_inline else 1 << 62
+        if all(e.kind == "prediction" for e in events):
+            self._add_predictions(ks, events, out, partition, every)
+            events = []
         for e in events:
             if e.kind == "prediction":
                 ks.buf.append(e)
@@ -218,6 +221,30 @@ class Monitor:
             pending.popitem(last=False)
         if len(ks.buf) >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
             self.flush(ks)
+
+    def _add_predictions(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, partition: int,
+                         every: int) -> None:
+        """The common case (predictions only), in chunks that end exactly at evaluation points."""
+        pending = ks.pending
+        i, n = 0, len(events)
+        while i < n:
+            take = min(n - i, every - ks.since_eval) if every > ks.since_eval else 1
+            chunk = events[i:i + take]
+            i += take
+            ks.buf.extend(chunk)
+            for e in chunk:
+                if e.ground_truth is None:
+                    pending[e.event_id] = (e.ts, e.prediction)
+            top = max(e.ts for e in chunk)
+            if top > ks.max_ts:
+                ks.max_ts = top
+            if ks.first_ts == 0.0:
+                ks.first_ts = chunk[0].ts
+            out.counted += take
+            ks.events_total += take
+            ks.since_eval += take
+            if ks.since_eval >= every:
+                out.evaluations.append(self.evaluate(partition, key_of(ks.model, ks.version)))
 
     def flush(self, ks: KeyState) -> None:
         """Push the buffered events of a key into its detector bank (one vectorised update)."""

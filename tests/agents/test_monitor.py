@@ -152,3 +152,12 @@ def test_explicit_reference_from_lookup_is_used():
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="eval_events"):
         MonitorSettings(eval_events=0)
+
+
+def test_columns_keep_types_exact():
+    from agents.columns import column
+
+    assert column([1, 2.5, 3]).tolist() == [1.0, 2.5, 3.0]
+    assert column([1, True]).tolist() == ["1", "true"]  # a boolean makes the column categorical
+    assert column(["a", "b"]).dtype == object and column(["a", None]).tolist() == ["a", None]
+    assert np.isnan(column([1.0, None])[1])
