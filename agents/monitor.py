@@ -189,7 +189,7 @@ class Monitor:
         s = self.settings
         pending = ks.pending
         every = s.eval_events if self.evaluate_inline else 1 << 62
-        if all(e.kind == "prediction" for e in events):
+        if len(events) >= 64 and all(e.kind == "prediction" for e in events):  # envelopes
             self._add_predictions(ks, events, out, partition, every)
             events = []
         for e in events:
