@@ -1,6 +1,6 @@
 """Worker throughput and publish-to-alert latency, in one run on the embedded broker and Redis.
 
-    .venv/bin/python bench/worker.py [--events 200000] [--single-events 30000]
+    .venv/bin/python bench/worker.py [--events 600000] [--single-events 30000]
 
 1. envelopes: ``--events`` events pre-published as batch envelopes; a ``predwatch worker``
    process consumes them with the full monitor (windows, four drift tests, River anomaly, ADWIN,
@@ -228,7 +228,7 @@ def measure_alert_latency(services, state: Path, probes: int, load_eps: float = 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--events", type=int, default=600_000)
     ap.add_argument("--single-events", type=int, default=30_000)
     ap.add_argument("--probes", type=int, default=20)
     args = ap.parse_args()
