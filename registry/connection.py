@@ -17,6 +17,7 @@ ValueError: Redis URL must start with redis://, rediss:// or unix://, got 'http:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -131,3 +132,31 @@ def _convert(name: str, reply):
     if name in ("XRANGE", "XREVRANGE"):
         return [(eid, dict(zip(fields[::2], fields[1::2]))) for eid, fields in reply]
     return reply
+
+
+class RedisClient:
+    """What every Redis-backed store here shares: ``ping``, ``close`` and use as a context manager.
+
+    Subclasses set ``self._redis`` (a client from :func:`connect`) and ``self._url`` (redacted).
+    """
+
+    _redis: redis.Redis
+    _url: str
+
+    def ping(self) -> bool:
+        """``True`` if Redis answers; ``False`` if it cannot be reached (a health check does not raise)."""
+        try:
+            return bool(self._redis.ping())
+        except Exception as exc:  # noqa: BLE001 - a health check answers, it does not raise
+            logging.getLogger(type(self).__module__).warning("ping to %s failed: %s", self._url, exc)
+            return False
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._redis.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from registry import scripts
-from registry.connection import ReadBatch, connect, redact, redis_errors
+from registry.connection import RedisClient, ReadBatch, connect, redact, redis_errors
 from registry.errors import (
     AliasNotFound,
     DuplicateVersion,
@@ -64,7 +64,7 @@ def _dumps(field: str, value: object) -> str:
         raise ValueError(f"{field} must be JSON-serialisable with finite numbers: {exc}") from None
 
 
-class ModelRegistry:
+class ModelRegistry(RedisClient):
     """Model registry on Redis.
 
     Parameters
@@ -581,24 +581,6 @@ class ModelRegistry:
             return None
         return json.loads(reply[1])
 
-    # connection -------------------------------------------------------------------------------
-    def ping(self) -> bool:
-        """``True`` if Redis answers; ``False`` if it cannot be reached."""
-        try:
-            return bool(self._redis.ping())
-        except Exception as exc:  # noqa: BLE001 - a health check answers, it does not raise
-            log.warning("registry ping to %s failed: %s", self._url, exc)
-            return False
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._redis.close()
-
-    def __enter__(self) -> ModelRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _allowed(stage: str) -> frozenset[Stage]:

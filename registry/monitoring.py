@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from registry.connection import connect, redis_errors
+from registry.connection import RedisClient, connect, redact, redis_errors
 from registry.keys import Keys
 from streams.records import Alert, encode
 from streams.rules import Rule, RuleError
@@ -25,18 +25,12 @@ from streams.rules import Rule, RuleError
 CLAIM_TTL_S = 30 * 24 * 3600
 
 
-class _Store:
+class _Store(RedisClient):
     def __init__(self, url: str, *, prefix: str = "predwatch", timeout_s: float = 5.0) -> None:
         Keys(prefix)  # validates the prefix
         self.url, self.prefix = url, prefix
-        self._r = connect(url, decode_responses=False, timeout_s=timeout_s)
-
-    def ping(self) -> bool:
-        with redis_errors(self.url, "PING"):
-            return bool(self._r.ping())
-
-    def close(self) -> None:
-        self._r.close()
+        self._url = redact(url)
+        self._redis = self._r = connect(url, decode_responses=False, timeout_s=timeout_s)
 
 
 class RuleStore(_Store):

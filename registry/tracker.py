@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from registry.connection import ReadBatch, connect, redact, redis_errors
+from registry.connection import RedisClient, ReadBatch, connect, redact, redis_errors
 from registry.errors import ExperimentNotFound, RegistryError, RunNotActive, RunNotFound
 from registry.keys import EXPERIMENT_ID_RE, Keys, experiment_of_run, validate_name
 from registry.models import CONDITIONS, Experiment, Run, check_metrics, compare
@@ -251,7 +251,7 @@ class ActiveRun:
         return self.tracker.get_run(self.run_id)
 
 
-class ExperimentTracker:
+class ExperimentTracker(RedisClient):
     """Experiment tracker on Redis.
 
     Parameters
@@ -733,20 +733,4 @@ class ExperimentTracker:
                 best = (min if mode == "min" else max)(scored, key=lambda r: r.metrics[metric])
         return GridSearchResult(runs=runs, best=best, metric=metric, mode=mode if metric else None, failed=failed)
 
-    # connection -------------------------------------------------------------------------------
-    def ping(self) -> bool:
-        try:
-            return bool(self._redis.ping())
-        except Exception as exc:  # noqa: BLE001 - a health check answers, it does not raise
-            log.warning("tracker ping to %s failed: %s", self._url, exc)
-            return False
-
-    def close(self) -> None:
-        self._redis.close()
-
-    def __enter__(self) -> ExperimentTracker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
