@@ -34,7 +34,6 @@ import math
 import os
 import re
 import threading
-import uuid
 from types import SimpleNamespace
 from typing import Any, Iterable
 
