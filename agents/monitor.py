@@ -74,7 +74,6 @@ class KeyState:
         self.since_eval = 0
         self.last_eval = 0.0  # wall clock of the last evaluation (not checkpointed)
         self.max_ts = 0.0
-        self.first_ts = 0.0
         self.buf: list[PredictionEvent] = []
         self.fb_buf: list[tuple[float, float, float]] = []
         self.pending: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -83,14 +82,14 @@ class KeyState:
         assert not self.buf and not self.fb_buf, "flush before checkpointing"
         return {"model": self.model, "version": self.version, "bank": self.bank.to_dict(),
                 "events_total": self.events_total, "feedback_total": self.feedback_total,
-                "since_eval": self.since_eval, "max_ts": self.max_ts, "first_ts": self.first_ts,
+                "since_eval": self.since_eval, "max_ts": self.max_ts,
                 "pending": [[k, t, p] for k, (t, p) in self.pending.items()]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "KeyState":
         ks = cls(d["model"], d["version"], VersionMonitor.from_dict(d["bank"]))
         ks.events_total, ks.feedback_total = d["events_total"], d["feedback_total"]
-        ks.since_eval, ks.max_ts, ks.first_ts = d["since_eval"], d["max_ts"], d.get("first_ts", 0.0)
+        ks.since_eval, ks.max_ts = d["since_eval"], d["max_ts"]
         ks.pending = OrderedDict((k, (t, p)) for k, t, p in d["pending"])
         return ks
 
@@ -186,37 +185,20 @@ class Monitor:
 
     def _add(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, *, topic: str, partition: int,
              offset: int, now: float | None) -> None:
+        """Count events in order: runs of predictions, and feedback joined to the predictions before it."""
         s = self.settings
-        pending = ks.pending
         every = s.eval_events if self.evaluate_inline else 1 << 62
-        if len(events) >= 64 and all(e.kind == "prediction" for e in events):  # envelopes
-            self._add_predictions(ks, events, out, partition, every)
-            events = []
-        for e in events:
+        start = 0
+        for i, e in enumerate(events):
             if e.kind == "prediction":
-                ks.buf.append(e)
-                if e.ground_truth is None:
-                    pending[e.event_id] = (e.ts, e.prediction)
-                out.counted += 1
-                ks.events_total += 1
-                ks.since_eval += 1
-                if e.ts > ks.max_ts:
-                    ks.max_ts = e.ts
-                if ks.first_ts == 0.0:
-                    ks.first_ts = e.ts
-                if ks.since_eval >= every:  # exactly every N events, also inside a large envelope
-                    out.evaluations.append(self.evaluate(partition, key_of(ks.model, ks.version)))
-            else:
-                hit = pending.pop(e.event_id, None)
-                if hit is None:
-                    err = ContractError([("event_id", e.event_id, "the id of a prediction of this model version "
-                                          f"seen in the last {s.feedback_ttl_s:g}s")], reason="feedback_unmatched")
-                    out.deadletters.append(dead_letter(encode(e), err, topic=topic, partition=partition, offset=offset,
-                                                       ts=time.time() if now is None else now))
-                    continue
-                ks.fb_buf.append((e.ts, hit[1], e.ground_truth))
-                ks.feedback_total += 1
-                out.counted += 1
+                continue
+            if i > start:
+                self._add_predictions(ks, events[start:i], out, partition, every)
+            start = i + 1
+            self._add_feedback(ks, e, out, topic=topic, partition=partition, offset=offset, now=now)
+        if start < len(events):
+            self._add_predictions(ks, events[start:] if start else events, out, partition, every)
+        pending = ks.pending
         while len(pending) > s.feedback_max_pending:
             pending.popitem(last=False)
         if len(ks.buf) >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
@@ -224,12 +206,13 @@ class Monitor:
 
     def _add_predictions(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, partition: int,
                          every: int) -> None:
-        """The common case (predictions only), in chunks that end exactly at evaluation points."""
+        """Predictions, in chunks that end exactly at evaluation points (every N events, also
+        inside a large envelope)."""
         pending = ks.pending
         i, n = 0, len(events)
         while i < n:
             take = min(n - i, every - ks.since_eval) if every > ks.since_eval else 1
-            chunk = events[i:i + take]
+            chunk = events[i:i + take] if take < n else events
             i += take
             ks.buf.extend(chunk)
             for e in chunk:
@@ -238,13 +221,25 @@ class Monitor:
             top = max(e.ts for e in chunk)
             if top > ks.max_ts:
                 ks.max_ts = top
-            if ks.first_ts == 0.0:
-                ks.first_ts = chunk[0].ts
             out.counted += take
             ks.events_total += take
             ks.since_eval += take
             if ks.since_eval >= every:
                 out.evaluations.append(self.evaluate(partition, key_of(ks.model, ks.version)))
+
+    def _add_feedback(self, ks: KeyState, e: PredictionEvent, out: Outcome, *, topic: str, partition: int,
+                      offset: int, now: float | None) -> None:
+        """Late ground truth joined to its prediction by event id, or dead-lettered when there is none."""
+        hit = ks.pending.pop(e.event_id, None)
+        if hit is None:
+            err = ContractError([("event_id", e.event_id, "the id of a prediction of this model version "
+                                  f"seen in the last {self.settings.feedback_ttl_s:g}s")], reason="feedback_unmatched")
+            out.deadletters.append(dead_letter(encode(e), err, topic=topic, partition=partition, offset=offset,
+                                               ts=time.time() if now is None else now))
+            return
+        ks.fb_buf.append((e.ts, hit[1], e.ground_truth))
+        ks.feedback_total += 1
+        out.counted += 1
 
     def flush(self, ks: KeyState) -> None:
         """Push the buffered events of a key into its detector bank (one vectorised update)."""
@@ -298,10 +293,10 @@ class Monitor:
         metrics[mn.INVALID_EVENTS_TOTAL] = float(ps.invalid.get(ks.model, 0))
         ks.since_eval = 0
         ks.last_eval = time.monotonic() if now_monotonic is None else now_monotonic
-        window_s = max(0.0, ks.max_ts - ks.first_ts)
-        n = int(ks.bank.window_size) if hasattr(ks.bank, "window_size") else ks.events_total
-        snapshot = MetricSnapshot(model=ks.model, version=ks.version, ts=ks.max_ts,
-                                  window=WindowInfo(events=n, seconds=round(window_s, 3)),
+        _, ts = ks.bank.latency.window.rows(ks.max_ts)  # the window the metrics were computed over
+        ts = ts[~np.isnan(ts)]
+        window = WindowInfo(events=int(ts.size), seconds=round(float(ts.max() - ts.min()), 3) if ts.size else 0.0)
+        snapshot = MetricSnapshot(model=ks.model, version=ks.version, ts=ks.max_ts, window=window,
                                   metrics={k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         alerts = ps.rules.evaluate(ks.model, ks.version, snapshot.metrics, ts=ks.max_ts, rules=rules,
                                    context=context)

@@ -161,3 +161,24 @@ def test_columns_keep_types_exact():
     assert column([1, True]).tolist() == ["1", "true"]  # a boolean makes the column categorical
     assert column(["a", "b"]).dtype == object and column(["a", None]).tolist() == ["a", None]
     assert np.isnan(column([1.0, None])[1])
+
+
+def test_snapshot_window_is_the_evaluated_window():
+    rng = np.random.default_rng(8)
+    m = Monitor(settings())  # window of 200 events
+    out = m.handle(0, 0, envelope(rng, 600, t0=1000)[1], topic=TOPIC)
+    last = out.evaluations[-1][0]
+    assert last.window.events == 200 and last.window.seconds == pytest.approx(1.99)  # 200 events 10 ms apart
+    assert last.metrics["events_total"] == 600
+
+
+def test_feedback_in_the_same_envelope_joins_the_predictions_before_it():
+    m = Monitor(settings())
+    rng = np.random.default_rng(9)
+    evs, _ = envelope(rng, 3, t0=1000, gt=False)
+    fb = records.make_event(kind="feedback", model="tok", version="1.0.0", event_id=evs[1].event_id,
+                            ground_truth=1.0, ts=1001)
+    early = records.make_event(kind="feedback", model="tok", version="1.0.0", event_id=evs[2].event_id,
+                               ground_truth=1.0, ts=1001)
+    out = m.handle(0, 0, records.encode_batch([evs[0], evs[1], fb, early, evs[2]]), topic=TOPIC)
+    assert out.counted == 4 and [d.reason for d in out.deadletters] == ["feedback_unmatched"]
