@@ -25,6 +25,7 @@ import redis
 import redis.exceptions as rx
 
 from registry.errors import RegistryError, RegistryUnavailable
+from registry.keys import Keys
 
 __all__ = ["connect", "redact", "redis_errors", "ReadBatch", "SCHEMES"]
 
@@ -137,11 +138,24 @@ def _convert(name: str, reply):
 class RedisClient:
     """What every Redis-backed store here shares: ``ping``, ``close`` and use as a context manager.
 
-    Subclasses set ``self._redis`` (a client from :func:`connect`) and ``self._url`` (redacted).
+    Parameters
+    ----------
+    url
+        ``redis://``, ``rediss://`` or ``unix://`` URL (credentials and TLS options in the URL).
+    prefix
+        Key prefix; several stores can share one Redis under different prefixes.
+    timeout_s
+        Connect and socket timeout, seconds.
+    decode_responses
+        Replies as ``str`` (default) or ``bytes``.
     """
 
-    _redis: redis.Redis
-    _url: str
+    def __init__(self, url: str, *, prefix: str = "predwatch", timeout_s: float = 5.0,
+                 decode_responses: bool = True) -> None:
+        self.keys = Keys(prefix)  # validates the prefix
+        self.prefix = prefix
+        self._url = redact(url) if isinstance(url, str) else url
+        self._redis = connect(url, timeout_s=timeout_s, decode_responses=decode_responses)
 
     def ping(self) -> bool:
         """``True`` if Redis answers; ``False`` if it cannot be reached (a health check does not raise)."""

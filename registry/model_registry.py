@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from registry import scripts
-from registry.connection import RedisClient, ReadBatch, connect, redact, redis_errors
+from registry.connection import RedisClient, ReadBatch, redis_errors
 from registry.errors import (
     AliasNotFound,
     DuplicateVersion,
@@ -38,7 +38,7 @@ from registry.errors import (
     RegistryError,
     VersionNotFound,
 )
-from registry.keys import Keys, ModelKeys, validate_model_name, validate_name
+from registry.keys import ModelKeys, validate_model_name, validate_name
 from registry.models import CONDITIONS, ModelVersion, Transition, check_metrics, compare, parse_version
 from registry.stages import ALLOWED_TRANSITIONS, GATED_STAGES, Stage
 
@@ -78,10 +78,7 @@ class ModelRegistry(RedisClient):
     """
 
     def __init__(self, url: str, *, prefix: str = "predwatch", timeout_s: float = 5.0) -> None:
-        self.keys = Keys(prefix)
-        self.prefix = prefix
-        self._url = redact(url) if isinstance(url, str) else url
-        self._redis = connect(url, timeout_s=timeout_s)
+        super().__init__(url, prefix=prefix, timeout_s=timeout_s)
         r = self._redis
         self._register = r.register_script(scripts.REGISTER)
         self._transition = r.register_script(scripts.TRANSITION)

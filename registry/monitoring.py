@@ -17,8 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from registry.connection import RedisClient, connect, redact, redis_errors
-from registry.keys import Keys
+from registry.connection import RedisClient, redis_errors
 from streams.records import Alert, encode
 from streams.rules import Rule, RuleError
 
@@ -27,10 +26,8 @@ CLAIM_TTL_S = 30 * 24 * 3600
 
 class _Store(RedisClient):
     def __init__(self, url: str, *, prefix: str = "predwatch", timeout_s: float = 5.0) -> None:
-        Keys(prefix)  # validates the prefix
-        self.url, self.prefix = url, prefix
-        self._url = redact(url)
-        self._redis = self._r = connect(url, decode_responses=False, timeout_s=timeout_s)
+        super().__init__(url, prefix=prefix, timeout_s=timeout_s, decode_responses=False)
+        self.url = url
 
 
 class RuleStore(_Store):
@@ -47,7 +44,7 @@ class RuleStore(_Store):
     def put(self, rule: Rule) -> int:
         """Create or replace a rule; returns the new rule-set version."""
         with redis_errors(self.url, f"put rule {rule.name!r}"):
-            pipe = self._r.pipeline(transaction=True)
+            pipe = self._redis.pipeline(transaction=True)
             pipe.hset(self._defs, rule.name, json.dumps(rule.to_dict(), sort_keys=True))
             pipe.incr(self._version)
             return int(pipe.execute()[1])
@@ -55,7 +52,7 @@ class RuleStore(_Store):
     def delete(self, name: str) -> bool:
         """Delete a rule; False when there was none of that name."""
         with redis_errors(self.url, f"delete rule {name!r}"):
-            pipe = self._r.pipeline(transaction=True)
+            pipe = self._redis.pipeline(transaction=True)
             pipe.hdel(self._defs, name)
             pipe.incr(self._version)
             removed, _ = pipe.execute()
@@ -63,7 +60,7 @@ class RuleStore(_Store):
 
     def list(self) -> list[Rule]:
         with redis_errors(self.url, "list rules"):
-            raw = self._r.hgetall(self._defs)
+            raw = self._redis.hgetall(self._defs)
         rules = []
         for name, data in sorted(raw.items()):
             try:
@@ -74,7 +71,7 @@ class RuleStore(_Store):
 
     def version(self) -> int:
         with redis_errors(self.url, "read rules version"):
-            return int(self._r.get(self._version) or 0)
+            return int(self._redis.get(self._version) or 0)
 
 
 class AlertLog(_Store):
@@ -84,25 +81,25 @@ class AlertLog(_Store):
         """True for the first caller with this alert id and status; False for any later one."""
         key = f"{self.prefix}:{{alerts}}:claim:{alert.alert_id}:{alert.status}"
         with redis_errors(self.url, "claim alert"):
-            return bool(self._r.set(key, b"1", nx=True, ex=CLAIM_TTL_S))
+            return bool(self._redis.set(key, b"1", nx=True, ex=CLAIM_TTL_S))
 
     def release(self, alert: Alert) -> None:
         """Undo a claim whose alert could not be published (so a retry can publish it)."""
         with redis_errors(self.url, "release alert"):
-            self._r.delete(f"{self.prefix}:{{alerts}}:claim:{alert.alert_id}:{alert.status}")
+            self._redis.delete(f"{self.prefix}:{{alerts}}:claim:{alert.alert_id}:{alert.status}")
 
     def record(self, alert: Alert) -> None:
         """Keep firing alerts in a hash (removed on resolve): what ``AlertManager.firing()`` lists."""
         key = f"{self.prefix}:{{alerts}}:firing"
         with redis_errors(self.url, "record alert"):
             if alert.status == "firing":
-                self._r.hset(key, alert.fingerprint, encode(alert))
+                self._redis.hset(key, alert.fingerprint, encode(alert))
             else:
-                self._r.hdel(key, alert.fingerprint)
+                self._redis.hdel(key, alert.fingerprint)
 
     def firing(self) -> list[dict[str, Any]]:
         with redis_errors(self.url, "list firing alerts"):
-            raw = self._r.hgetall(f"{self.prefix}:{{alerts}}:firing")
+            raw = self._redis.hgetall(f"{self.prefix}:{{alerts}}:firing")
         return [json.loads(v) for _, v in sorted(raw.items())]
 
 
@@ -114,12 +111,12 @@ class CheckpointStore(_Store):
 
     def save(self, group: str, topic: str, partition: int, data: bytes) -> None:
         with redis_errors(self.url, f"checkpoint {topic}[{partition}]"):
-            self._r.set(self._key(group, topic, partition), data)
+            self._redis.set(self._key(group, topic, partition), data)
 
     def load(self, group: str, topic: str, partition: int) -> bytes | None:
         with redis_errors(self.url, f"load checkpoint {topic}[{partition}]"):
-            return self._r.get(self._key(group, topic, partition))
+            return self._redis.get(self._key(group, topic, partition))
 
     def delete(self, group: str, topic: str, partition: int) -> None:
         with redis_errors(self.url, f"delete checkpoint {topic}[{partition}]"):
-            self._r.delete(self._key(group, topic, partition))
+            self._redis.delete(self._key(group, topic, partition))

@@ -40,9 +40,9 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from registry.connection import RedisClient, ReadBatch, connect, redact, redis_errors
+from registry.connection import RedisClient, ReadBatch, redis_errors
 from registry.errors import ExperimentNotFound, RegistryError, RunNotActive, RunNotFound
-from registry.keys import EXPERIMENT_ID_RE, Keys, experiment_of_run, validate_name
+from registry.keys import EXPERIMENT_ID_RE, experiment_of_run, validate_name
 from registry.models import CONDITIONS, Experiment, Run, check_metrics, compare
 
 __all__ = [
@@ -265,10 +265,7 @@ class ExperimentTracker(RedisClient):
     """
 
     def __init__(self, url: str, *, prefix: str = "predwatch", timeout_s: float = 5.0) -> None:
-        self.keys = Keys(prefix)
-        self.prefix = prefix
-        self._url = redact(url) if isinstance(url, str) else url
-        self._redis = connect(url, timeout_s=timeout_s)
+        super().__init__(url, prefix=prefix, timeout_s=timeout_s)
         r = self._redis
         self._log_metrics = r.register_script(_LOG_METRICS)
         self._log_hash = r.register_script(_LOG_HASH)
