@@ -15,22 +15,13 @@ from typing import Optional
 
 import typer
 
-from streams.errors import ContractError, ServiceError, SettingsError
+from agents.cli_settings import settings_or_exit
+from streams.errors import ContractError, ServiceError
 
 app = typer.Typer(help="predwatch: a streaming monitor for ML models in production.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 services_app = typer.Typer(help="Embedded broker and Redis for local use.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
-
-
-def _settings():
-    from streams.settings import Settings
-
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -44,7 +35,7 @@ def services_up() -> None:
     from streams.embedded import services_up as up
 
     try:
-        running = up(_settings())
+        running = up(settings_or_exit())
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -58,7 +49,7 @@ def services_down() -> None:
     """Stop the recorded embedded services."""
     from streams.embedded import services_down as down
 
-    stopped = down(_settings())
+    stopped = down(settings_or_exit())
     typer.echo("stopped: " + (", ".join(f"{s.name} (pid {s.pid})" for s in stopped) or "nothing was running"))
 
 
@@ -67,7 +58,7 @@ def services_status(as_json: bool = typer.Option(False, "--json", help="JSON out
     """Show the recorded embedded services that are alive."""
     from streams.embedded import read_state
 
-    running = read_state(_settings())
+    running = read_state(settings_or_exit())
     if as_json:
         typer.echo(json.dumps({k: {"pid": v.pid, "url": v.url} for k, v in running.items()}))
         return
@@ -91,7 +82,7 @@ def publish(
     stream = file.open("r", encoding="utf-8") if file else sys.stdin
     sent = bad = 0
     try:
-        with PredictionPublisher(kafka, settings=_settings(), envelopes=not single) as pub:
+        with PredictionPublisher(kafka, settings=settings_or_exit(), envelopes=not single) as pub:
             for lineno, line in enumerate(stream, 1):
                 if not line.strip():
                     continue
@@ -137,7 +128,7 @@ def alerts(
         if s not in ("info", "warning", "critical"):
             raise typer.BadParameter(f"--severity must be info, warning or critical, got {s!r}")
     try:
-        sub = AlertSubscriber(kafka, settings=_settings(), from_beginning=not new_only, group_id=group,
+        sub = AlertSubscriber(kafka, settings=settings_or_exit(), from_beginning=not new_only, group_id=group,
                               models=model, severities=severity, statuses=status)
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -9,30 +9,10 @@ from typing import Optional
 
 import typer
 
-from streams.errors import ServiceError, SettingsError
+from agents.cli_settings import resolved_or_exit
 
 rules_app = typer.Typer(help="Alert rules: the YAML file and the ones managed at run time in Redis.",
                         no_args_is_help=True)
-
-
-def _resolved(kafka: Optional[str] = None, redis: Optional[str] = None):
-    from streams.embedded import resolve
-    from streams.settings import Settings
-
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if kafka:
-        settings = settings.replace(kafka=kafka)
-    if redis:
-        settings = settings.replace(redis=redis)
-    try:
-        return resolve(settings)
-    except ServiceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 def worker_command(
@@ -44,7 +24,7 @@ def worker_command(
     from agents.app import run_worker
 
     logging.getLogger().setLevel(loglevel.upper())
-    settings, owned = _resolved()
+    settings, owned = resolved_or_exit()
     if web_port is not None:
         settings = settings.replace(web_port=web_port)
     typer.echo(f"predwatch worker: kafka {settings.kafka}, redis {settings.redis}, web :{settings.web_port}", err=True)
@@ -60,7 +40,7 @@ def rules_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Rules in force: the file's (PREDWATCH_CONFIG or the shipped defaults) and Redis' (which win by name)."""
     from agents.alerting import AlertManager
 
-    settings, _ = _resolved()
+    settings, _ = resolved_or_exit()
     manager = AlertManager(settings)
     rules = manager.effective_rules()
     if as_json:
@@ -88,7 +68,7 @@ def rules_set(file: Path = typer.Argument(..., help="YAML file with a 'rules' li
     except RuleError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    settings, _ = _resolved()
+    settings, _ = resolved_or_exit()
     manager = AlertManager(settings)
     for r in rules:
         manager.configure_alert(r)
@@ -100,7 +80,7 @@ def rules_delete(name: str) -> None:
     """Delete a rule stored in Redis."""
     from agents.alerting import AlertManager
 
-    settings, _ = _resolved()
+    settings, _ = resolved_or_exit()
     if not AlertManager(settings).delete(name):
         typer.echo(f"no rule named {name!r} in Redis", err=True)
         raise typer.Exit(1)
