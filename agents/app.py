@@ -51,7 +51,6 @@ class WorkerStatus:
     redis_ok: bool = False
     broker_ok: bool = False
     last_message_at: float = 0.0  # monotonic
-    last_output_at: float = 0.0
     last_evaluation_ms: float | None = None
     messages: int = 0
     counted: int = 0
@@ -106,6 +105,7 @@ class PredwatchWorker:
         self._inflight: list[Any] = []
         self._events_per_message: dict[int, float] = {}  # moving average, for lag in events
         self._last_reference_refresh = time.monotonic()
+        self._admin: Any = None
         self._last_health_check = 0.0
         self.topics = {s.suffix: topic_name(settings, s) for s in (PREDICTIONS, METRICS, ALERTS, DEADLETTER)}
         ensure_topics(settings)
@@ -199,7 +199,6 @@ class PredwatchWorker:
             await fut
         else:
             self._inflight.append(fut)
-        self.status.last_output_at = time.monotonic()
 
     async def _settle(self) -> None:
         """Wait until every output sent so far is acknowledged (a checkpoint may then cover it)."""
@@ -324,10 +323,12 @@ class PredwatchWorker:
                 log.warning("could not refresh references: %s", exc)
 
     def _broker_reachable(self) -> bool:
-        from confluent_kafka.admin import AdminClient
+        if self._admin is None:  # one client, reused: each new one starts librdkafka threads
+            from confluent_kafka.admin import AdminClient
 
+            self._admin = AdminClient({**self.settings.confluent_config(), "log_level": 0})
         try:
-            AdminClient({**self.settings.confluent_config(), "log_level": 0}).list_topics(timeout=2.0)
+            self._admin.list_topics(timeout=2.0)
             return True
         except Exception:
             return False
