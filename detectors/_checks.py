@@ -52,6 +52,15 @@ def as_float_array(name: str, values) -> np.ndarray:
     return arr
 
 
+def finite_values(name: str, values) -> tuple[np.ndarray, int]:
+    """The finite values of ``values`` (as :func:`as_float_array`) and how many were skipped."""
+    v = as_float_array(name, values)
+    ok = np.isfinite(v)
+    if ok.all():
+        return v, 0
+    return v[ok], int((~ok).sum())
+
+
 def to_float_column(values) -> np.ndarray:
     """A column as float64 with None -> NaN (object columns of numbers and None included).
 

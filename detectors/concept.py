@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from river import drift as river_drift
 
-from ._checks import as_float_array, check_float, check_int
+from ._checks import check_float, check_int, finite_values
 from ._state import dump_river, load_river
 
 
@@ -71,11 +70,8 @@ class _Debounced:
 
         Same result as ``update`` per value (non-finite ones skipped), in a tighter loop.
         """
-        v = as_float_array("values", values)
-        ok = np.isfinite(v)
-        if not ok.all():
-            self.n_skipped += int((~ok).sum())
-            v = v[ok]
+        v, skipped = finite_values("values", values)
+        self.n_skipped += skipped
         if not v.size:
             return False
         det, update = self.detector, self.detector.update

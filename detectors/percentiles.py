@@ -30,7 +30,7 @@ import math
 import numpy as np
 from ddsketch import DDSketch
 
-from ._checks import as_float_array, check_float
+from ._checks import check_float, finite_values
 from .window import SlidingWindow
 
 #: Percentile name -> q in [0, 100].
@@ -137,11 +137,8 @@ class LatencySketch:
         self.update_many([x])
 
     def update_many(self, values) -> None:
-        v = as_float_array("values", values)
-        ok = np.isfinite(v)
-        if not ok.all():
-            self.n_skipped += int((~ok).sum())
-            v = v[ok]
+        v, skipped = finite_values("values", values)
+        self.n_skipped += skipped
         if not v.size:
             return
         sk = self.sketch
