@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -43,6 +44,11 @@ log = logging.getLogger("predwatch.worker")
 __version__ = "0.1.0"
 #: River's HalfSpaceTrees costs ~50 µs per scored event: 1 in 50 keeps it near 1 µs per event.
 ANOMALY_SAMPLE_EVERY = 50
+#: How long the broker may hold a fetch open waiting for data.  aiokafka keeps one fetch in
+#: flight per broker, and partitions without data make it a long poll: the partitions that do
+#: have data wait for it to return.  Faust hard-codes 1,500 ms (and measured stalls of ~0.5-0.7 s
+#: every few hundred ms of work halved the worker's throughput); 20 ms bounds those stalls.
+FETCH_MAX_WAIT_MS = 20
 
 
 @dataclass
@@ -128,6 +134,7 @@ class PredwatchWorker:
             producer_max_request_size=2_000_000, consumer_max_fetch_size=4 * 1024 * 1024,
             broker_credentials=_credentials(s), table_cleanup_interval=3600,
         )
+        app.transport = _Transport(app.conf.broker_consumer, app)
         self.predictions = app.topic(self.topics["predictions"], key_type=bytes, value_type=bytes,
                                      key_serializer="raw", value_serializer="raw", partitions=s.partitions)
         self.metrics_topic = app.topic(self.topics["metrics"], key_serializer="raw", value_serializer="raw")
@@ -500,6 +507,24 @@ class PredwatchWorker:
             "lag": {str(p): n for p, n in sorted(st.lag.items())},
             "rules": [r.name for r in self.rules],
         }
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with a short fetch long-poll (see FETCH_MAX_WAIT_MS)."""
+
+    Consumer = _Consumer
 
 
 def _credentials(settings: Settings) -> Any:
