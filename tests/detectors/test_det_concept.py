@@ -85,3 +85,25 @@ def test_round_trip_continues_identically(cls):
 def test_bad_parameters(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 250, 10_000])
+def test_adwin_fast_path_matches_rivers_own_update(chunk):
+    """ADWINDrift calls River's Rust ADWIN directly between detections: same detections, same state."""
+    from river import drift as river_drift
+
+    rng = np.random.default_rng(5)
+    x = np.abs(np.concatenate([rng.normal(m, 0.3, 700) for m in (1.0, 2.5, 1.0, 4.0, 0.5, 3.0)]))
+    river = river_drift.ADWIN(delta=0.002, grace_period=30)
+    expected = []
+    for i, v in enumerate(x.tolist()):
+        river.update(v)
+        if river.drift_detected:
+            expected.append(i)
+    d = ADWINDrift(min_gap=0)
+    for i in range(0, x.size, chunk):
+        d.update_many(x[i:i + chunk])
+    assert len(expected) >= 4
+    assert d.detections == expected
+    assert (d.detector.width, d.detector.drift_detected) == (river.width, river.drift_detected)
+    assert d.error == pytest.approx(river.estimation)
