@@ -161,7 +161,14 @@ def _ks_d(sorted_ref: np.ndarray, window: np.ndarray, ref_cdf: np.ndarray | None
 def _ks_asymp_p(d: float, m: int, n: int) -> float:
     big, small = max(m, n), min(m, n)
     en = big * small / (big + small)
-    return float(np.clip(_kolmogn(int(np.round(en)), d, cdf=False), 0.0, 1.0))
+    return _kolmogn_sf(int(np.round(en)), d)
+
+
+@functools.lru_cache(maxsize=8192)
+def _kolmogn_sf(n: int, d: float) -> float:
+    """scipy's kolmogn survival function, remembered: D of windows of one size takes few values
+    (multiples of 1/lcm(m, n)), and kolmogn's Pelz-Good series is pure Python (~0.1 ms)."""
+    return float(np.clip(_kolmogn(n, d, cdf=False), 0.0, 1.0))
 
 
 def _ks_asymp_isf(level: float, m: int, n: int) -> float:
