@@ -13,12 +13,16 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from streams.records import PredictionEvent
+from streams.records import EventBatch, PredictionEvent
 
 _NAN = float("nan")
+
+
+_TRUTH, _FEATURES = attrgetter("ground_truth"), attrgetter("features")
 
 
 @dataclass
@@ -28,36 +32,69 @@ class Columns:
     prediction: np.ndarray
     ground_truth: np.ndarray  # NaN where absent
     features: dict[str, np.ndarray]  # float64 (NaN = missing) or object arrays of str (None = missing)
-    event_ids: list[str]
 
     def __len__(self) -> int:
         return len(self.ts)
 
+    def slice(self, start: int, stop: int) -> Columns:
+        """Rows ``start:stop`` (numpy views)."""
+        return Columns(self.ts[start:stop], self.latency_ms[start:stop], self.prediction[start:stop],
+                       self.ground_truth[start:stop], {k: v[start:stop] for k, v in self.features.items()})
+
+    @classmethod
+    def concat(cls, parts: list[Columns]) -> Columns:
+        """One Columns of several, in order; a feature missing from a part is missing in its rows.
+
+        Gives what :func:`to_columns` gives for all their events at once (a feature whose parts
+        differ in kind is rebuilt from its values by :func:`column`).
+        """
+        if len(parts) == 1:
+            return parts[0]
+        features: dict[str, np.ndarray] = {}
+        for k in sorted(set().union(*(p.features for p in parts))):
+            cols = [p.features.get(k) for p in parts]
+            kinds = {None if c is None else c.dtype.kind for c in cols}
+            if len(kinds) == 1 and None not in kinds:
+                features[k] = np.concatenate(cols)
+            else:
+                values: list = []
+                for p, c in zip(parts, cols):
+                    if c is None:
+                        values.extend([None] * len(p))
+                    else:  # NaN in a numeric part is a missing value (JSON has no NaN)
+                        values.extend([None if v != v else v for v in c.tolist()])  # noqa: PLR0124
+                features[k] = column(values)
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("ts", "latency_ms", "prediction", "ground_truth")), features)
+
 
 def to_columns(events: list[PredictionEvent]) -> Columns:
-    """Columns of prediction events (feedback events must be filtered out by the caller)."""
+    """Columns of prediction events (feedback events must be filtered out by the caller).
+
+    An :class:`~streams.records.EventBatch` brings ts, latency and prediction already as arrays.
+    """
     n = len(events)
-    ts = np.fromiter((e.ts for e in events), np.float64, n)
-    latency = np.fromiter((e.latency_ms for e in events), np.float64, n)
-    prediction = np.fromiter((e.prediction for e in events), np.float64, n)
-    gt = np.fromiter((_NAN if e.ground_truth is None else e.ground_truth for e in events), np.float64, n)
+    if isinstance(events, EventBatch):
+        ts, latency, prediction = events.ts, events.latency_ms, events.prediction
+    else:
+        ts = np.fromiter((e.ts for e in events), np.float64, n)
+        latency = np.fromiter((e.latency_ms for e in events), np.float64, n)
+        prediction = np.fromiter((e.prediction for e in events), np.float64, n)
+    gt = np.array(list(map(_TRUTH, events)), dtype=np.float64) if n else np.empty(0)  # None -> NaN
     features: dict[str, np.ndarray] = {}
-    first = events[0].features if n else {}
-    keys: set[str] = set()
-    same_keys = True
-    for e in events:
-        f = e.features
-        if f is not first and f.keys() != first.keys():
-            same_keys = False
-            keys.update(f)
-    keys.update(first)
-    for k in sorted(keys):
+    feats = list(map(_FEATURES, events))
+    first = feats[0] if n else {}
+    try:  # the common case: every event has the first one's keys (and no others)
+        same_keys = sum(map(len, feats)) == n * len(first)
         if same_keys:
-            values = [e.features[k] for e in events]
-        else:
-            values = [e.features.get(k) for e in events]
-        features[k] = column(values)
-    return Columns(ts, latency, prediction, gt, features, [e.event_id for e in events])
+            for k in sorted(first):
+                features[k] = column(list(map(itemgetter(k), feats)))
+    except KeyError:
+        same_keys = False
+    if not same_keys:
+        for k in sorted(set().union(*feats)):
+            features[k] = column([f.get(k) for f in feats])
+    return Columns(ts, latency, prediction, gt, features)
 
 
 def column(values: list) -> np.ndarray:
@@ -66,8 +103,9 @@ def column(values: list) -> np.ndarray:
     Booleans become the strings ``"true"``/``"false"``; missing values are NaN or None.
     """
     if values:
+        types = set(map(type, values))
         first = type(values[0])
-        if (first is float or first is int or first is str) and all(type(v) is first for v in values):
+        if len(types) == 1 and (first is float or first is int or first is str):
             arr = np.array(values)  # homogeneous lists (the common case) take numpy's C path
             kind = arr.dtype.kind
             if kind in "if":

@@ -17,22 +17,24 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import msgspec
 import numpy as np
 
-from agents.columns import to_columns
+from agents.columns import Columns, to_columns
 from agents.rule_engine import RuleEngine
 from detectors.bank import MonitorConfig, VersionMonitor
 from streams import metric_names as mn
 from streams.errors import ContractError
-from streams.records import (Alert, DeadLetter, MetricSnapshot, PredictionEvent, WindowInfo, dead_letter,
-                             decode_message, encode)
+from streams.records import (Alert, DeadLetter, EventBatch, MetricSnapshot, PredictionEvent, WindowInfo,
+                             dead_letter, decode_message, encode)
 from streams.rules import Rule
 
 ReferenceLookup = Callable[[str, str], "dict | None"]
+_KIND, _VERSION = attrgetter("kind"), attrgetter("version")
 
 
 @dataclass
@@ -74,7 +76,8 @@ class KeyState:
         self.since_eval = 0
         self.last_eval = 0.0  # wall clock of the last evaluation (not checkpointed)
         self.max_ts = 0.0
-        self.buf: list[PredictionEvent] = []
+        self.buf: list[Columns] = []  # predictions not yet in the bank
+        self.buffered = 0  # their number
         self.fb_buf: list[tuple[float, float, float]] = []
         self.pending: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
@@ -161,9 +164,9 @@ class Monitor:
             return Outcome(deadletters=[dead_letter(raw, exc, topic=topic, partition=partition, offset=offset,
                                                     ts=time.time() if now is None else now)])
         out = Outcome()
-        version = events[0].version
-        if all(e.version == version for e in events):
-            groups = {version: events}
+        versions = events.versions if isinstance(events, EventBatch) else set(map(_VERSION, events))
+        if len(versions) == 1:
+            groups = {events[0].version: events}
         else:
             groups = {}
             for e in events:
@@ -188,6 +191,9 @@ class Monitor:
         """Count events in order: runs of predictions, and feedback joined to the predictions before it."""
         s = self.settings
         every = s.eval_events if self.evaluate_inline else 1 << 62
+        if isinstance(events, EventBatch) or "feedback" not in set(map(_KIND, events)):
+            self._add_predictions(ks, events, out, partition, every)
+            events = []
         start = 0
         for i, e in enumerate(events):
             if e.kind == "prediction":
@@ -201,7 +207,7 @@ class Monitor:
         pending = ks.pending
         while len(pending) > s.feedback_max_pending:
             pending.popitem(last=False)
-        if len(ks.buf) >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
+        if ks.buffered >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
             self.flush(ks)
 
     def _add_predictions(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, partition: int,
@@ -209,16 +215,20 @@ class Monitor:
         """Predictions, in chunks that end exactly at evaluation points (every N events, also
         inside a large envelope)."""
         pending = ks.pending
+        cols = to_columns(events)
         i, n = 0, len(events)
         while i < n:
             take = min(n - i, every - ks.since_eval) if every > ks.since_eval else 1
-            chunk = events[i:i + take] if take < n else events
+            chunk = cols.slice(i, i + take) if take < n else cols
+            ks.buf.append(chunk)
+            ks.buffered += take
+            waiting = np.flatnonzero(np.isnan(chunk.ground_truth))  # no ground truth: may get feedback
+            if waiting.size:
+                for j, t, p in zip((waiting + i).tolist(), chunk.ts[waiting].tolist(),
+                                   chunk.prediction[waiting].tolist()):
+                    pending[events[j].event_id] = (t, p)
             i += take
-            ks.buf.extend(chunk)
-            for e in chunk:
-                if e.ground_truth is None:
-                    pending[e.event_id] = (e.ts, e.prediction)
-            top = max(e.ts for e in chunk)
+            top = float(chunk.ts.max())
             if top > ks.max_ts:
                 ks.max_ts = top
             out.counted += take
@@ -244,8 +254,8 @@ class Monitor:
     def flush(self, ks: KeyState) -> None:
         """Push the buffered events of a key into its detector bank (one vectorised update)."""
         if ks.buf:
-            cols = to_columns(ks.buf)
-            ks.buf = []
+            cols = Columns.concat(ks.buf)
+            ks.buf, ks.buffered = [], 0
             ks.bank.update_batch(ts=cols.ts, latency_ms=cols.latency_ms, prediction=cols.prediction,
                                  ground_truth=cols.ground_truth, features=cols.features)
             if self.on_latencies is not None:

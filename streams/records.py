@@ -34,6 +34,7 @@ import math
 import os
 import re
 import threading
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Annotated, Any, Iterable
 
@@ -348,17 +349,31 @@ class _Local(threading.local):
 _local = _Local()
 
 
+class EventBatch(list):
+    """The events of one envelope that passed the whole-envelope check, with what the check
+    computed: ``ts``, ``latency_ms`` and ``prediction`` as float64 arrays and the set of
+    ``versions`` (every event is a prediction).  Consumers may use them instead of walking the
+    events again; they must not modify them."""
+
+    __slots__ = ("latency_ms", "prediction", "ts", "versions")
+
+
+# set(map(attrgetter)) runs in C: ~25 ns per event, a set comprehension ~35
+_MODEL, _VERSION, _FEATURES = attrgetter("model"), attrgetter("version"), attrgetter("features")
+
+
 def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
     """The checks of ``PredictionEvent.__post_init__`` for a whole envelope at once.
 
     JSON cannot carry NaN or infinity (msgspec rejects ``1e999``), so only ranges, kinds, names
     and sizes remain to check; any failure sends the envelope to the thorough per-event path.
+    Returns an :class:`EventBatch` when the envelope passes.
     """
     if not batch:
         return batch
+    versions = set(map(_VERSION, batch))
     ok = (all(e.kind == "prediction" and e.v == 1 for e in batch)
-          and all(name in _GOOD_NAMES for name in {e.model for e in batch})
-          and all(v in _GOOD_VERSIONS for v in {e.version for e in batch}))
+          and set(map(_MODEL, batch)) <= _GOOD_NAMES and versions <= _GOOD_VERSIONS)
     if ok:
         n = len(batch)
         try:
@@ -372,7 +387,9 @@ def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
             ok = (bool(lat.min() >= 0) and not np.isnan(pred).any() and bool(ts.min() > 0)
                   and min(ids) > 0 and max(ids) <= 128 and _features_ok(batch))
     if ok:
-        return batch
+        checked = EventBatch(batch)
+        checked.ts, checked.latency_ms, checked.prediction, checked.versions = ts, lat, pred, versions
+        return checked
     problems = []
     for i, e in enumerate(batch):
         problems.extend((f"batch[{i}].{f}", v, a) for f, v, a in _event_problems(e))
@@ -385,7 +402,7 @@ def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
 
 def _features_ok(batch: list[PredictionEvent]) -> bool:
     """Every feature key of the envelope is a known-good name (sizes were bounded by the decoder)."""
-    return set().union(*[e.features for e in batch]) <= _GOOD_NAMES
+    return set().union(*map(_FEATURES, batch)) <= _GOOD_NAMES
 
 
 def _check_envelope(v: int, batch: list[PredictionEvent]) -> list[PredictionEvent]:
@@ -397,10 +414,10 @@ def _check_envelope(v: int, batch: list[PredictionEvent]) -> list[PredictionEven
         raise ContractError([("batch", f"<{len(batch)} events>", f"at most {MAX_BATCH_EVENTS} events")],
                             reason="batch_too_large")
     model = batch[0].model
-    for i, e in enumerate(batch):
-        if e.model != model:
-            raise ContractError([(f"batch[{i}].model", e.model, f"{model!r}: one model per envelope")],
-                                reason="mixed_models")
+    if len(set(map(_MODEL, batch))) > 1:
+        i, other = next((i, e.model) for i, e in enumerate(batch) if e.model != model)
+        raise ContractError([(f"batch[{i}].model", other, f"{model!r}: one model per envelope")],
+                            reason="mixed_models")
     return batch
 
 

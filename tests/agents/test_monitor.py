@@ -182,3 +182,34 @@ def test_feedback_in_the_same_envelope_joins_the_predictions_before_it():
                                ground_truth=1.0, ts=1001)
     out = m.handle(0, 0, records.encode_batch([evs[0], evs[1], fb, early, evs[2]]), topic=TOPIC)
     assert out.counted == 4 and [d.reason for d in out.deadletters] == ["feedback_unmatched"]
+
+
+def test_buffered_parts_give_the_columns_of_all_their_events():
+    """The monitor buffers a key's predictions as column parts (one per message or chunk) and
+    joins them at flush: that must equal the columns of all those events taken at once, also
+    when parts disagree on a feature's keys or kind."""
+    from agents.columns import Columns, to_columns
+
+    rng = np.random.default_rng(4)
+    kinds = [lambda i: float(i), lambda i: ["a", "b"][i % 2], lambda i: bool(i % 2), lambda i: int(i)]
+    events, parts = [], []
+    for p in range(12):
+        feats = {f"f{k}": kinds[int(rng.integers(0, 4))] for k in rng.choice(5, int(rng.integers(0, 4)), replace=False)}
+        part = [records.make_event(model="m", version="1.0.0", ts=1.0 + len(events) + i, latency_ms=1.0, prediction=2.0,
+                                   ground_truth=None if i % 3 else 1.5,
+                                   features={k: f(i) for k, f in feats.items() if (i + p) % 4})
+                for i in range(int(rng.integers(1, 6)))]
+        events += part
+        parts.append(to_columns(part))
+    whole, joined = to_columns(events), Columns.concat(parts)
+    for f in ("ts", "latency_ms", "prediction", "ground_truth"):
+        np.testing.assert_array_equal(getattr(joined, f), getattr(whole, f))
+    assert sorted(joined.features) == sorted(whole.features) and len(whole.features) >= 3
+    for k, col in whole.features.items():
+        assert joined.features[k].dtype == col.dtype, k
+        assert [_missing_as_none(v) for v in joined.features[k].tolist()] == \
+               [_missing_as_none(v) for v in col.tolist()], k
+
+
+def _missing_as_none(v):
+    return None if isinstance(v, float) and np.isnan(v) else v
