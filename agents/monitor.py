@@ -35,6 +35,8 @@ from streams.rules import Rule
 
 ReferenceLookup = Callable[[str, str], "dict | None"]
 _KIND, _VERSION = attrgetter("kind"), attrgetter("version")
+#: Runs of at least this many predictions are buffered as columns, shorter ones as events.
+COLUMNS_FROM = 32
 
 
 @dataclass
@@ -76,7 +78,7 @@ class KeyState:
         self.since_eval = 0
         self.last_eval = 0.0  # wall clock of the last evaluation (not checkpointed)
         self.max_ts = 0.0
-        self.buf: list[Columns] = []  # predictions not yet in the bank
+        self.buf: list[Columns | list[PredictionEvent]] = []  # predictions not yet in the bank
         self.buffered = 0  # their number
         self.fb_buf: list[tuple[float, float, float]] = []
         self.pending: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -213,22 +215,39 @@ class Monitor:
     def _add_predictions(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, partition: int,
                          every: int) -> None:
         """Predictions, in chunks that end exactly at evaluation points (every N events, also
-        inside a large envelope)."""
+        inside a large envelope).
+
+        A run of ``COLUMNS_FROM`` events or more is turned into columns at once and buffered as
+        column parts; shorter runs (single-event messages) are buffered as events, which become
+        columns at flush (numpy costs microseconds per array, whatever its length).
+        """
         pending = ks.pending
-        cols = to_columns(events)
-        i, n = 0, len(events)
+        n = len(events)
+        cols = to_columns(events) if n >= COLUMNS_FROM else None
+        i = 0
         while i < n:
             take = min(n - i, every - ks.since_eval) if every > ks.since_eval else 1
-            chunk = cols.slice(i, i + take) if take < n else cols
-            ks.buf.append(chunk)
+            if cols is not None:
+                chunk = cols.slice(i, i + take) if take < n else cols
+                ks.buf.append(chunk)
+                waiting = np.flatnonzero(np.isnan(chunk.ground_truth))  # no ground truth: may get feedback
+                if waiting.size:
+                    for j, t, p in zip((waiting + i).tolist(), chunk.ts[waiting].tolist(),
+                                       chunk.prediction[waiting].tolist()):
+                        pending[events[j].event_id] = (t, p)
+                top = float(chunk.ts.max())
+            else:
+                run = events[i:i + take] if take < n else events
+                if ks.buf and type(ks.buf[-1]) is list:
+                    ks.buf[-1].extend(run)
+                else:
+                    ks.buf.append(list(run))
+                for e in run:
+                    if e.ground_truth is None:
+                        pending[e.event_id] = (e.ts, e.prediction)
+                top = max(e.ts for e in run)
             ks.buffered += take
-            waiting = np.flatnonzero(np.isnan(chunk.ground_truth))  # no ground truth: may get feedback
-            if waiting.size:
-                for j, t, p in zip((waiting + i).tolist(), chunk.ts[waiting].tolist(),
-                                   chunk.prediction[waiting].tolist()):
-                    pending[events[j].event_id] = (t, p)
             i += take
-            top = float(chunk.ts.max())
             if top > ks.max_ts:
                 ks.max_ts = top
             out.counted += take
@@ -254,7 +273,7 @@ class Monitor:
     def flush(self, ks: KeyState) -> None:
         """Push the buffered events of a key into its detector bank (one vectorised update)."""
         if ks.buf:
-            cols = Columns.concat(ks.buf)
+            cols = Columns.concat([to_columns(p) if type(p) is list else p for p in ks.buf])
             ks.buf, ks.buffered = [], 0
             ks.bank.update_batch(ts=cols.ts, latency_ms=cols.latency_ms, prediction=cols.prediction,
                                  ground_truth=cols.ground_truth, features=cols.features)

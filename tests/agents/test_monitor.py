@@ -213,3 +213,35 @@ def test_buffered_parts_give_the_columns_of_all_their_events():
 
 def _missing_as_none(v):
     return None if isinstance(v, float) and np.isnan(v) else v
+
+
+def test_single_events_small_and_large_envelopes_give_identical_metrics():
+    """Runs shorter than COLUMNS_FROM are buffered as events, longer ones as columns: the
+    windows, the feedback join and every metric must not depend on how events were packed."""
+    from agents.monitor import COLUMNS_FROM
+
+    rng = np.random.default_rng(6)
+    evs = []
+    for i in range(3):
+        part, _ = envelope(rng, 250, t0=1000 + 10 * i, gt=i != 1, shift=5.0 * i)
+        evs += part
+    packings = {"single": [1] * len(evs), "small": [COLUMNS_FROM - 1] * len(evs),
+                "mixed": [1, COLUMNS_FROM, 3, 400] * len(evs), "large": [len(evs)]}
+    snapshots = {}
+    for name, sizes in packings.items():
+        m = Monitor(settings())
+        i = off = 0
+        for size in sizes:
+            if i >= len(evs):
+                break
+            chunk = evs[i:i + size]
+            raw = records.encode(chunk[0]) if len(chunk) == 1 else records.encode_batch(chunk)
+            assert m.handle(0, off, raw, topic=TOPIC).counted == len(chunk)
+            i, off = i + size, off + 1
+        fb = [records.make_event(kind="feedback", model="tok", version="1.0.0", event_id=e.event_id,
+                                 ground_truth=e.prediction + 2.0, ts=e.ts + 1) for e in evs[250:500:5]]
+        assert m.handle(0, off, records.encode_batch(fb), topic=TOPIC).counted == len(fb)
+        snapshots[name] = m.evaluate(0, "tok@1.0.0", rules=[])[0].metrics
+    assert snapshots["single"]["events_total"] == 750 and "drift.prediction.ks_stat" in snapshots["single"]
+    for name in ("small", "mixed", "large"):
+        assert snapshots[name] == snapshots["single"], name
