@@ -66,7 +66,7 @@ _FeatureString = Annotated[str, msgspec.Meta(max_length=256)]
 _Features = Annotated[dict[str, float | _FeatureString | bool], msgspec.Meta(max_length=64)]
 
 
-class PredictionEvent(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+class PredictionEvent(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, gc=False):
     """One prediction (or, with ``kind="feedback"``, late ground truth for an earlier one).
 
     ``v`` has no default so that it is always on the wire (the other defaults are omitted).
