@@ -16,6 +16,7 @@ deterministic id) before publishing: a re-processed stream cannot publish a firi
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -134,7 +135,7 @@ class PredwatchWorker:
             producer_max_request_size=2_000_000, consumer_max_fetch_size=4 * 1024 * 1024,
             broker_credentials=_credentials(s), table_cleanup_interval=3600,
         )
-        app.transport = _Transport(app.conf.broker_consumer, app)
+        app.transport = ShortPollTransport(app.conf.broker_consumer, app)
         self.predictions = app.topic(self.topics["predictions"], key_type=bytes, value_type=bytes,
                                      key_serializer="raw", value_serializer="raw", partitions=s.partitions)
         self.metrics_topic = app.topic(self.topics["metrics"], key_serializer="raw", value_serializer="raw")
@@ -145,6 +146,13 @@ class PredwatchWorker:
         async def monitor_agent(stream):
             async for event in stream.events():
                 await self._on_message(event.message)
+
+        @app.task
+        async def freeze_startup_objects() -> None:
+            # The worker's own objects (modules, Faust, the app) live as long as the process:
+            # frozen, full collections no longer walk them (measured: 5 full collections of ~85 ms
+            # each in 10 s of envelope processing, most of the worker's GC time).
+            gc.freeze()
 
         @app.timer(self.tick_interval_s, name="tick")
         async def tick() -> None:
@@ -521,7 +529,7 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _Transport(faust_aiokafka.Transport):
+class ShortPollTransport(faust_aiokafka.Transport):
     """Faust's aiokafka transport with a short fetch long-poll (see FETCH_MAX_WAIT_MS)."""
 
     Consumer = _Consumer
@@ -556,4 +564,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info", **kwargs: Any) -> 
             await worker.shutdown()
 
     faust_worker = faust.Worker(worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    # Faust's terminal spinner sets the root logger to DEBUG (to spin on every record) and leaves
+    # it there: every debug call of aiokafka and Faust then builds a LogRecord.  No spinner here.
+    faust_worker.spinner = None
     faust_worker.execute_from_commandline()
