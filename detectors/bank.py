@@ -298,6 +298,12 @@ class VersionMonitor:
         """Category codes as floats (NaN = missing); unseen categories get new codes."""
         if getattr(col, "dtype", None) is not None and col.dtype.kind == "b":
             col = np.where(col, "true", "false")  # as the reference spells booleans
+        codes = self._codes[name]
+        try:  # the common case, every value a known category: one dict lookup each
+            return np.array([codes[x] for x in (col.tolist() if hasattr(col, "tolist") else col)],
+                            dtype=np.float64)
+        except (KeyError, TypeError):  # missing, unseen or not a string: below
+            pass
         arr = np.asarray(col, dtype=object)
         missing = np.equal(arr, None) | (arr != arr)  # None, or a float NaN slipped in  # noqa: PLR0124
         out = np.full(arr.shape[0], np.nan)
@@ -306,7 +312,6 @@ class VersionMonitor:
             if present.dtype.kind == "O":
                 present = present.astype(str)
             u, inv = np.unique(present, return_inverse=True)
-            codes = self._codes[name]
             lut = np.array([codes.setdefault(str(x), len(codes)) for x in u.tolist()], dtype=np.float64)
             out[~missing] = lut[inv]
         return out

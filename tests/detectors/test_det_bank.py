@@ -194,3 +194,18 @@ def test_metric_names_follow_the_contract():
     fields = {names.parse_drift_metric(k)[0] for k in drift}
     assert fields == {"prediction", "latency_ms", "x", "country"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in m.values())
+
+
+def test_category_codes_are_the_same_on_the_fast_and_the_general_path():
+    """Known categories are looked up one by one; a batch with a missing, unseen or non-string
+    value takes the general path.  Both must give every category the same code."""
+    mon = VersionMonitor(MonitorConfig(window_events=50, reference_size=50, anomaly_detector="none"))
+    mon.update_batch(ts=np.arange(50.0), latency_ms=np.ones(50), prediction=np.ones(50), ground_truth=np.ones(50),
+                     features={"c": np.array(["a", "b", "c", "d", "e"] * 10, dtype=object)})
+    known = np.array(["e", "a", "c", "a"], dtype=object)
+    fast = mon._encode("c", known)
+    general = mon._encode("c", np.array(["e", "a", "c", "a", None, "new"], dtype=object))
+    np.testing.assert_array_equal(general[:4], fast)
+    assert np.isnan(general[4]) and general[5] == len(mon._codes["c"]) - 1
+    assert mon._encode("c", np.array(["new", "a"], dtype=object)).tolist() == [general[5], fast[1]]
+    assert [list(mon._codes["c"])[int(v)] for v in fast] == ["e", "a", "c", "a"]
