@@ -2,17 +2,18 @@
 
     .venv/bin/python bench/worker.py [--events 1500000] [--single-events 60000] [--single-pairs 3]
 
-1. envelopes: a ``predwatch worker`` process with the full monitor (windows, four drift tests,
-   River anomaly, ADWIN, accuracy, rules, checkpoints) first gets a warm-up of 2,500 events per
-   model (reference, first full window, the one-off calibration), then ``--events`` events are
-   published as batch envelopes; timed from when the publisher has finished (the worker has a
-   backlog) to the last event counted (its /health counters).
+1. envelopes: 2,500 events per model (warm-up: reference, first full window, the one-off
+   calibration) and then ``--events`` events are published as batch envelopes; a ``predwatch
+   worker`` process with the full monitor (windows, four drift tests, River anomaly, ADWIN,
+   accuracy, rules, checkpoints) consumes them, timed from when every model is past its warm-up
+   (its /metrics counters) to the last event counted (/health).
 2. single: ``--single-events`` one-event messages through the same worker.
 3. decode-only: a Faust agent that only decodes the same single-event messages (the framework's
-   floor, ~8-13k msg/s on these machines), with the worker's consumer settings.  Single-event
+   floor, ~7-13k msg/s on these machines), run like the worker (consumer settings, logging) and timed
+   over the same last ``--single-events`` messages.  Single-event
    figures vary by a third from run to run here, so 2 and 3 run as ``--single-pairs`` pairs, each
-   on its own identical copy of the messages, alternating which goes first; the ratio reported is
-   the median of the pairs' ratios.
+   pair on its own copy of the messages (both read it whole; the agent is timed from its first
+   message), alternating which goes first; the ratio reported is the median of the pairs' ratios.
 4. alert latency: while 10,000 events/s of background load are published, a probe model sends a
    burst of slow predictions; the time from the burst to its ``latency-p95`` firing alert on the
    alert topic is measured over ``--probes`` episodes (each also resolves).
@@ -35,6 +36,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -94,6 +96,20 @@ class Worker:
                 raise RuntimeError("worker exited") from None
             return -1
 
+    def counted_by_model(self, models: int) -> list[float]:
+        """``monitor_events_total`` of model-0 .. model-{models-1} (0 before the first count)."""
+        counts = dict.fromkeys(range(models), 0.0)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return list(counts.values())
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "monitor_events_total" and sample.labels.get("model", "").startswith("model-"):
+                    counts[int(sample.labels["model"][6:])] = sample.value
+        return list(counts.values())
+
     def ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as r:
@@ -119,40 +135,43 @@ def _wait(predicate, deadline: float, what: str) -> None:
         time.sleep(0.1)  # each /health costs the worker ~0.3 ms: polled often, it skews the figure
 
 
-def measure_worker(services, settings: Settings, n: int, state: Path, *, envelopes: bool,
-                   timeout_s: float = 600) -> tuple[float, int]:
-    """Steady-state events/s of a worker, and how many events that was timed over.
+def measure_worker(services, settings: Settings, n: int, state: Path, timeout_s: float = 600) -> tuple[float, int]:
+    """Steady-state events/s of a worker on a topic prefilled by :func:`prefill_measured`, and how
+    many events that was timed over.
 
-    The running worker first gets a warm-up, so each model's one-off work is done; then the ``n``
-    measured events are published, and the clock runs from when the publisher has finished (a
-    backlog is waiting and the publisher no longer takes CPU) to the last event counted.  (Timing
-    a prefilled topic from some share of it is not enough: Faust may read one partition long
-    before another, and the late models' calibration then falls inside the timed part.)
+    The clock starts once every model has been counted past its warm-up (the per-model counters
+    on /metrics), so each model's one-off work is done; it stops at the last event.  (Timing from
+    a share of the topic is not enough: Faust may read one partition long before another, and the
+    late models' calibration would fall inside the timed part.)
     """
     w = Worker(services, settings.topic_prefix, state)
+    total = MODELS * WARMUP_PER_MODEL + n
     try:
         deadline = time.monotonic() + timeout_s
-        _wait(w.ready, deadline, "the worker to be ready")
-        warm = MODELS * WARMUP_PER_MODEL
-        prefill(settings, warm, envelopes=envelopes, seed=1)
-        _wait(lambda: w.counted() >= warm, deadline, "the warm-up to be counted")
-        prefill(settings, n, envelopes=envelopes, t0=T0 + warm / 1000.0)
+        _wait(lambda: min(w.counted_by_model(MODELS)) >= WARMUP_PER_MODEL, deadline, "every model's warm-up")
         t1, c1 = time.perf_counter(), w.counted()
-        if warm + n - c1 < n // 4:
-            raise RuntimeError(f"the worker kept up with the publisher ({c1 - warm} of {n} already counted): "
-                               "no backlog to time, publish more events")
-        _wait(lambda: w.counted() >= warm + n, deadline, f"{warm + n} events to be counted")
-        return (warm + n - c1) / (time.perf_counter() - t1), warm + n - c1
+        if total - c1 < n // 4:
+            raise RuntimeError(f"only {total - c1} of {n} events left after the warm-up: publish more")
+        _wait(lambda: w.counted() >= total, deadline, f"{total} events to be counted")
+        return (total - c1) / (time.perf_counter() - t1), total - c1
     finally:
         w.stop()
+
+
+def prefill_measured(settings: Settings, n: int, *, envelopes: bool) -> int:
+    """A warm-up per model, then ``n`` events; returns the total."""
+    ensure_topics(settings)
+    warm = MODELS * WARMUP_PER_MODEL
+    prefill(settings, warm, envelopes=envelopes, seed=1)
+    prefill(settings, n, envelopes=envelopes, t0=T0 + warm / 1000.0)
+    return warm + n
 
 
 DECODE_AGENT = r'''
 import sys, time, faust
 from agents.app import ShortPollTransport
 from streams.records import decode_message
-broker, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-del sys.argv[1:4]  # faust's command line reads the rest
+broker, topic, start, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 app = faust.App(f"bench-decode-only-{topic}", broker=broker, store="memory://", web_enabled=False,
                 broker_session_timeout=10, broker_heartbeat_interval=1, consumer_auto_offset_reset="earliest",
                 stream_buffer_maxsize=4096, broker_max_poll_records=500)
@@ -164,7 +183,7 @@ state = {"count": 0, "first": None}
 async def decode(stream):
     async for event in stream.events():
         state["count"] += len(decode_message(event.message.value))
-        if state["first"] is None:
+        if state["first"] is None and state["count"] >= start:
             state["first"] = (time.perf_counter(), state["count"])
         if state["count"] >= n:
             t, c = state["first"]
@@ -172,14 +191,17 @@ async def decode(stream):
             sys.__stdout__.flush()
             raise SystemExit(0)
 
-app.main()
+worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)  # as predwatch worker runs
+worker.spinner = None
+worker.execute_from_commandline()
 '''
 
 
-def measure_decode_only(services, topic: str, n: int, state: Path) -> float:
+def measure_decode_only(services, topic: str, n: int, state: Path, start: int = 0) -> float:
+    """Events/s of the decode-only agent reading ``n`` events, timed from the ``start``-th."""
     script = state / "decode_agent.py"
     script.write_text(DECODE_AGENT)
-    proc = subprocess.Popen([sys.executable, str(script), services.kafka_url, topic, str(n), "worker", "-l", "warn", "--without-web"],
+    proc = subprocess.Popen([sys.executable, str(script), services.kafka_url, topic, str(start), str(n)],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     rate = None
@@ -263,22 +285,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedServices(Path(tmp) / "services", appendonly=False) as services:
         state = Path(tmp)
         env_settings = Settings(kafka=services.kafka_url, topic_prefix="benchenv", partitions=4)
-        ensure_topics(env_settings)
-        envelope_eps, timed = measure_worker(services, env_settings, args.events, state, envelopes=True)
+        prefill_measured(env_settings, args.events, envelopes=True)
+        envelope_eps, timed = measure_worker(services, env_settings, args.events, state)
         print(f"full monitor, batch envelopes:   {envelope_eps:>10,.0f} events/s (timed over the last {timed:,})")
         pairs = []
-        for k in range(args.single_pairs):  # each pair on its own topic; alternate which runs first
-            single_settings = Settings(kafka=services.kafka_url, topic_prefix=f"benchsingle{k}", partitions=4)
-            decode_settings = Settings(kafka=services.kafka_url, topic_prefix=f"benchdecode{k}", partitions=4)
-            ensure_topics(single_settings)
-            ensure_topics(decode_settings)
-            total = MODELS * WARMUP_PER_MODEL + args.single_events  # the same events, prefilled for the agent
-            prefill(decode_settings, MODELS * WARMUP_PER_MODEL, envelopes=False, seed=1)
-            prefill(decode_settings, args.single_events, envelopes=False, t0=T0 + MODELS * WARMUP_PER_MODEL / 1000.0)
-            runs = {"monitor": lambda s=single_settings: measure_worker(services, s, args.single_events, state,
-                                                                        envelopes=False)[0],
-                    "decode": lambda s=decode_settings, t=total: measure_decode_only(
-                        services, f"{s.topic_prefix}.predictions", t, state)}
+        for k in range(args.single_pairs):  # each pair reads its own copy; alternate which runs first
+            single = Settings(kafka=services.kafka_url, topic_prefix=f"benchsingle{k}", partitions=4)
+            total = prefill_measured(single, args.single_events, envelopes=False)
+            runs = {"monitor": lambda s=single: measure_worker(services, s, args.single_events, state)[0],
+                    "decode": lambda s=single, t=total: measure_decode_only(
+                        services, f"{s.topic_prefix}.predictions", t, state, start=t - args.single_events)}
             order = ["monitor", "decode"] if k % 2 == 0 else ["decode", "monitor"]
             got = {name: runs[name]() for name in order}
             pairs.append((got["monitor"], got["decode"]))
