@@ -384,12 +384,15 @@ class PredwatchWorker:
                     continue
                 ps = self.monitor.restore(p, data)
                 log.info("partition %d restored from checkpoint at offset %d (%d keys)", p, ps.offset, len(ps.keys))
-            for p in mine:
-                ps = self.monitor.partitions.get(p)
-                if ps is not None and ps.offset >= 0:
-                    from faust.types import TP
+            from faust.types import TP
 
-                    await self.app.consumer.seek(TP(topic, p), ps.offset + 1)
+            resume = {TP(topic, p): ps.offset + 1 for p in sorted(mine)
+                      if (ps := self.monitor.partitions.get(p)) is not None and ps.offset >= 0}
+            if resume:
+                # seek_wait runs the seek in the consumer's thread: Faust's plain seek() calls
+                # aiokafka from this thread, racing the fetcher (a KeyError that stopped a worker
+                # in the fault tests when the other worker left)
+                await self.app.consumer.seek_wait(resume)
         self.status.assigned = mine
         self.status.assignment_done = True
 
