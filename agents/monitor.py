@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from operator import attrgetter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Callable
 
 import msgspec
@@ -29,8 +29,17 @@ from agents.rule_engine import RuleEngine
 from detectors.bank import MonitorConfig, VersionMonitor
 from streams import metric_names as mn
 from streams.errors import ContractError
-from streams.records import (Alert, DeadLetter, EventBatch, MetricSnapshot, PredictionEvent, WindowInfo,
-                             dead_letter, decode_message, encode)
+from streams.records import (
+    Alert,
+    DeadLetter,
+    EventBatch,
+    MetricSnapshot,
+    PredictionEvent,
+    WindowInfo,
+    dead_letter,
+    decode_message,
+    encode,
+)
 from streams.rules import Rule
 
 ReferenceLookup = Callable[[str, str], "dict | None"]
@@ -194,18 +203,18 @@ class Monitor:
         s = self.settings
         every = s.eval_events if self.evaluate_inline else 1 << 62
         if isinstance(events, EventBatch) or "feedback" not in set(map(_KIND, events)):
-            self._add_predictions(ks, events, out, partition, every)
-            events = []
-        start = 0
-        for i, e in enumerate(events):
-            if e.kind == "prediction":
-                continue
-            if i > start:
-                self._add_predictions(ks, events[start:i], out, partition, every)
-            start = i + 1
-            self._add_feedback(ks, e, out, topic=topic, partition=partition, offset=offset, now=now)
-        if start < len(events):
-            self._add_predictions(ks, events[start:] if start else events, out, partition, every)
+            self._add_predictions(ks, events, out, partition, every)  # the common case: predictions only
+        else:
+            start = 0
+            for i, e in enumerate(events):
+                if e.kind == "prediction":
+                    continue
+                if i > start:
+                    self._add_predictions(ks, events[start:i], out, partition, every)
+                start = i + 1
+                self._add_feedback(ks, e, out, topic=topic, partition=partition, offset=offset, now=now)
+            if start < len(events):
+                self._add_predictions(ks, events[start:], out, partition, every)
         pending = ks.pending
         while len(pending) > s.feedback_max_pending:
             pending.popitem(last=False)
