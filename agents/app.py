@@ -27,11 +27,12 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agents.metrics import WorkerMetrics, build_metrics
-from agents.monitor import Monitor, MonitorSettings
+from agents.monitor import Monitor, MonitorSettings, key_of
 from detectors.bank import MonitorConfig
 from registry.errors import RegistryError
 from registry.monitoring import AlertLog, CheckpointStore, RuleStore
@@ -352,8 +353,6 @@ class PredwatchWorker:
         consumer = getattr(self.app, "_consumer", None)
         if consumer is None:
             return
-        from faust.types import TP
-
         topic = self.topics["predictions"]
         for p in list(self.status.assigned):
             try:
@@ -384,8 +383,6 @@ class PredwatchWorker:
                     continue
                 ps = self.monitor.restore(p, data)
                 log.info("partition %d restored from checkpoint at offset %d (%d keys)", p, ps.offset, len(ps.keys))
-            from faust.types import TP
-
             resume = {TP(topic, p): ps.offset + 1 for p in sorted(mine)
                       if (ps := self.monitor.partitions.get(p)) is not None and ps.offset >= 0}
             if resume:
@@ -449,10 +446,11 @@ class PredwatchWorker:
             ref = await loop.run_in_executor(None, self._reference_for, model, version)
             if ref is None:
                 continue
+            wanted = canonical(ref)
             async with self._lock:
                 for ps in self.monitor.partitions.values():
-                    ks = ps.keys.get(f"{model}@{version}")
-                    if ks is not None and canonical(ref) != canonical(ks.bank.reference_dict()):
+                    ks = ps.keys.get(key_of(model, version))
+                    if ks is not None and wanted != canonical(ks.bank.reference_dict()):
                         self.monitor.set_reference(model, version, ref)
                         self._dirty.add(ps.partition)
                         log.info("reference of %s@%s replaced from the registry", model, version)
