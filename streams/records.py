@@ -351,11 +351,11 @@ _local = _Local()
 
 class EventBatch(list):
     """The events of one envelope that passed the whole-envelope check, with what the check
-    computed: ``ts``, ``latency_ms`` and ``prediction`` as float64 arrays and the set of
-    ``versions`` (every event is a prediction).  Consumers may use them instead of walking the
+    computed: ``ts``, ``latency_ms`` and ``prediction`` as float64 arrays and the sets of
+    ``models`` and ``versions`` (every event is a prediction).  Consumers may use them instead of walking the
     events again; they must not modify them."""
 
-    __slots__ = ("latency_ms", "prediction", "ts", "versions")
+    __slots__ = ("latency_ms", "models", "prediction", "ts", "versions")
 
 
 # set(map(attrgetter)) runs in C: ~25 ns per event, a set comprehension ~35
@@ -371,9 +371,9 @@ def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
     """
     if not batch:
         return batch
-    versions = set(map(_VERSION, batch))
+    models, versions = set(map(_MODEL, batch)), set(map(_VERSION, batch))
     ok = (all(e.kind == "prediction" and e.v == 1 for e in batch)
-          and set(map(_MODEL, batch)) <= _GOOD_NAMES and versions <= _GOOD_VERSIONS)
+          and models <= _GOOD_NAMES and versions <= _GOOD_VERSIONS)
     if ok:
         n = len(batch)
         try:
@@ -388,7 +388,8 @@ def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
                   and min(ids) > 0 and max(ids) <= 128 and _features_ok(batch))
     if ok:
         checked = EventBatch(batch)
-        checked.ts, checked.latency_ms, checked.prediction, checked.versions = ts, lat, pred, versions
+        checked.ts, checked.latency_ms, checked.prediction = ts, lat, pred
+        checked.models, checked.versions = models, versions
         return checked
     problems = []
     for i, e in enumerate(batch):
@@ -414,7 +415,7 @@ def _check_envelope(v: int, batch: list[PredictionEvent]) -> list[PredictionEven
         raise ContractError([("batch", f"<{len(batch)} events>", f"at most {MAX_BATCH_EVENTS} events")],
                             reason="batch_too_large")
     model = batch[0].model
-    if len(set(map(_MODEL, batch))) > 1:
+    if len(batch.models if isinstance(batch, EventBatch) else set(map(_MODEL, batch))) > 1:
         i, other = next((i, e.model) for i, e in enumerate(batch) if e.model != model)
         raise ContractError([(f"batch[{i}].model", other, f"{model!r}: one model per envelope")],
                             reason="mixed_models")
