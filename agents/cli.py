@@ -15,8 +15,8 @@ from typing import Optional
 
 import typer
 
-from agents.cli_settings import settings_or_exit
-from streams.errors import ContractError, ServiceError
+from agents.cli_settings import exit_on_service_error, settings_or_exit
+from streams.errors import ContractError
 
 app = typer.Typer(help="predwatch: a streaming monitor for ML models in production.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -34,11 +34,8 @@ def services_up() -> None:
     """Start the embedded broker and Redis (detached) and record them for other predwatch commands."""
     from streams.embedded import services_up as up
 
-    try:
+    with exit_on_service_error():
         running = up(settings_or_exit())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     for name, s in running.items():
         typer.echo(f"{name:7} pid {s.pid:<8} {s.url}")
     typer.echo("other predwatch commands with PREDWATCH_KAFKA/PREDWATCH_REDIS=embedded (the default) use these")
@@ -81,28 +78,24 @@ def publish(
 
     stream = file.open("r", encoding="utf-8") if file else sys.stdin
     sent = bad = 0
-    try:
-        with PredictionPublisher(kafka, settings=settings_or_exit(), envelopes=not single) as pub:
-            for lineno, line in enumerate(stream, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ContractError([("$", obj, "a JSON object")])
-                    pub.publish_many([make_event(**obj)])
-                    sent += 1
-                except ContractError as exc:
-                    bad += 1
-                    typer.echo(f"line {lineno}: {exc}", err=True)
-                except ValueError as exc:
-                    bad += 1
-                    typer.echo(f"line {lineno}: not JSON ({exc})", err=True)
-            pub.flush()
-            failed = pub.stats.events_failed
-    except ServiceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with exit_on_service_error(), PredictionPublisher(kafka, settings=settings_or_exit(), envelopes=not single) as pub:
+        for lineno, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ContractError([("$", obj, "a JSON object")])
+                pub.publish_many([make_event(**obj)])
+                sent += 1
+            except ContractError as exc:
+                bad += 1
+                typer.echo(f"line {lineno}: {exc}", err=True)
+            except ValueError as exc:
+                bad += 1
+                typer.echo(f"line {lineno}: not JSON ({exc})", err=True)
+        pub.flush()
+        failed = pub.stats.events_failed
     typer.echo(f"sent {sent} event(s), rejected {bad} line(s), delivery failures {failed}")
     if bad or failed:
         raise typer.Exit(1)
@@ -127,12 +120,9 @@ def alerts(
     for s in severity or []:
         if s not in ("info", "warning", "critical"):
             raise typer.BadParameter(f"--severity must be info, warning or critical, got {s!r}")
-    try:
+    with exit_on_service_error():
         sub = AlertSubscriber(kafka, settings=settings_or_exit(), from_beginning=not new_only, group_id=group,
                               models=model, severities=severity, statuses=status)
-    except ServiceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     n = 0
     try:
         while True:

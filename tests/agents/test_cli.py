@@ -112,3 +112,11 @@ def test_bad_setting_fails_naming_the_variable(monkeypatch):
     monkeypatch.setenv("PREDWATCH_KAFKA", "localhost:9092")
     out = CliRunner().invoke(app, ["alerts"])
     assert out.exit_code == 2 and "PREDWATCH_KAFKA" in out.output
+
+
+@pytest.mark.parametrize("argv", [["alerts"], ["publish", "/dev/null"]])
+def test_unreachable_broker_exits_1_with_its_message(argv, tmp_path, monkeypatch):
+    monkeypatch.setenv("PREDWATCH_KAFKA", "kafka://127.0.0.1:1")  # nothing listens on port 1
+    monkeypatch.setenv("PREDWATCH_STATE_DIR", str(tmp_path))
+    out = CliRunner().invoke(app, argv)
+    assert out.exit_code == 1 and "error: broker" in out.output and "127.0.0.1:1" in out.output
