@@ -43,7 +43,7 @@ from streams.records import (
 from streams.rules import Rule
 
 ReferenceLookup = Callable[[str, str], "dict | None"]
-_KIND, _VERSION = attrgetter("kind"), attrgetter("version")
+_KIND, _VERSION, _TS = attrgetter("kind"), attrgetter("version"), attrgetter("ts")
 #: Runs of at least this many predictions are buffered as columns, shorter ones as events.
 COLUMNS_FROM = 32
 
@@ -82,6 +82,7 @@ class KeyState:
 
     def __init__(self, model: str, version: str, bank: VersionMonitor) -> None:
         self.model, self.version, self.bank = model, version, bank
+        self.key = key_of(model, version)
         self.events_total = 0
         self.feedback_total = 0
         self.since_eval = 0
@@ -175,8 +176,8 @@ class Monitor:
             return Outcome(deadletters=[dead_letter(raw, exc, topic=topic, partition=partition, offset=offset,
                                                     ts=time.time() if now is None else now)])
         out = Outcome()
-        versions = events.versions if isinstance(events, EventBatch) else set(map(_VERSION, events))
-        if len(versions) == 1:
+        if len(events) == 1 or len(events.versions if isinstance(events, EventBatch)
+                                   else set(map(_VERSION, events))) == 1:
             groups = {events[0].version: events}
         else:
             groups = {}
@@ -184,7 +185,7 @@ class Monitor:
                 groups.setdefault(e.version, []).append(e)
         for version, evs in groups.items():
             ks = self._key(ps, evs[0].model, version)
-            out.key = key_of(ks.model, version)
+            out.key = ks.key
             self._add(ks, evs, out, topic=topic, partition=partition, offset=offset, now=now)
         return out
 
@@ -202,7 +203,8 @@ class Monitor:
         """Count events in order: runs of predictions, and feedback joined to the predictions before it."""
         s = self.settings
         every = s.eval_events if self.evaluate_inline else 1 << 62
-        if isinstance(events, EventBatch) or "feedback" not in set(map(_KIND, events)):
+        if (isinstance(events, EventBatch) or len(events) == 1 and events[0].kind == "prediction"
+                or "feedback" not in set(map(_KIND, events))):
             self._add_predictions(ks, events, out, partition, every)  # the common case: predictions only
         else:
             start = 0
@@ -254,7 +256,7 @@ class Monitor:
                 for e in run:
                     if e.ground_truth is None:
                         pending[e.event_id] = (e.ts, e.prediction)
-                top = max(e.ts for e in run)
+                top = run[0].ts if take == 1 else max(map(_TS, run))
             ks.buffered += take
             i += take
             if top > ks.max_ts:
@@ -263,7 +265,7 @@ class Monitor:
             ks.events_total += take
             ks.since_eval += take
             if ks.since_eval >= every:
-                out.evaluations.append(self.evaluate(partition, key_of(ks.model, ks.version)))
+                out.evaluations.append(self.evaluate(partition, ks.key))
 
     def _add_feedback(self, ks: KeyState, e: PredictionEvent, out: Outcome, *, topic: str, partition: int,
                       offset: int, now: float | None) -> None:

@@ -159,12 +159,15 @@ class SlidingWindow:
     # --- state ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         v, t = self._ordered()
+        ts = t.tolist()
+        if np.isnan(t).any():  # JSON has no NaN (a full window has none: no per-element check)
+            ts = [None if x != x else x for x in ts]  # noqa: PLR0124
         return {
             "size": self.size,
             "window_s": None if math.isinf(self.window_s) else self.window_s,
             "width": self.width,
             "values": v.tolist(),
-            "ts": [None if math.isnan(x) else x for x in t.tolist()],
+            "ts": ts,
             "n_seen": self.n_seen,
             "n_skipped": self.n_skipped,
             "latest_ts": None if math.isinf(self.latest_ts) else self.latest_ts,
