@@ -1,6 +1,6 @@
 """Worker throughput and publish-to-alert latency, in one run on the embedded broker and Redis.
 
-    .venv/bin/python bench/worker.py [--events 1500000] [--single-events 60000] [--single-pairs 3]
+    .venv/bin/python bench/worker.py [--events 1500000] [--single-events 60000] [--single-pairs 5]
 
 1. envelopes: 2,500 events per model (warm-up: reference, first full window, the one-off
    calibration) and then ``--events`` events are published as batch envelopes; a ``predwatch
@@ -14,6 +14,9 @@
    figures vary by a third from run to run here, so 2 and 3 run as ``--single-pairs`` pairs, each
    pair on its own copy of the messages (both read it whole; the agent is timed from its first
    message), alternating which goes first; the ratio reported is the median of the pairs' ratios.
+   Where ``perf`` can count (Debian's linux-perf), each run's user-space instructions and cycles
+   per message are printed too, with their decode-only/monitor ratio: the work per message,
+   which the machine's swings in speed do not move.
 4. alert latency: while 10,000 events/s of background load are published, a probe model sends a
    burst of slow predictions; the time from the burst to its ``latency-p95`` firing alert on the
    alert topic is measured over ``--probes`` episodes (each also resolves).
@@ -26,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -128,6 +133,52 @@ MODELS = 4
 WARMUP_PER_MODEL = 2_500
 
 
+class CpuCounters:
+    """``perf stat`` attached to a process while a measurement runs: user-space instructions and
+    cycles of all its threads.  Wall-clock rates on these shared machines swing by a quarter from
+    one run to the next; the work done per message does not, so its ratio is the steadier figure.
+    ``None`` where perf is missing or the machine does not expose the counters."""
+
+    EVENTS = "instructions:u,cycles:u"
+
+    def __init__(self, pid: int) -> None:
+        self.proc = subprocess.Popen(["perf", "stat", "-x,", "-e", self.EVENTS, "-p", str(pid)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    @classmethod
+    def start(cls, pid: int) -> "CpuCounters | None":
+        return cls(pid) if _perf_works() else None
+
+    def stop(self) -> dict[str, float]:
+        """``{"instructions": n, "cycles": n}`` counted since the start (missing ones left out)."""
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=30)
+        counts = {}
+        for line in err.splitlines():
+            parts = line.split(",")
+            if len(parts) > 2 and parts[0].isdigit():
+                counts[parts[2].split(":")[0]] = float(parts[0])
+        return counts
+
+
+_PERF: list[bool] = []
+
+
+def _perf_works() -> bool:
+    if not _PERF:
+        ok = False
+        if shutil.which("perf"):
+            r = subprocess.run(["perf", "stat", "-x,", "-e", CpuCounters.EVENTS, "true"], capture_output=True, text=True)
+            ok = r.returncode == 0 and all(line.split(",")[0].isdigit() for line in r.stderr.splitlines()
+                                           if "instructions" in line or "cycles" in line)
+        _PERF.append(ok)
+    return _PERF[0]
+
+
+def _per_event(counts: dict[str, float] | None, events: int) -> dict[str, float]:
+    return {k: v / events for k, v in (counts or {}).items()}
+
+
 def _wait(predicate, deadline: float, what: str) -> None:
     while not predicate():
         if time.monotonic() > deadline:
@@ -135,9 +186,11 @@ def _wait(predicate, deadline: float, what: str) -> None:
         time.sleep(0.1)  # each /health costs the worker ~0.3 ms: polled often, it skews the figure
 
 
-def measure_worker(services, settings: Settings, n: int, state: Path, timeout_s: float = 600) -> tuple[float, int]:
-    """Steady-state events/s of a worker on a topic prefilled by :func:`prefill_measured`, and how
-    many events that was timed over.
+def measure_worker(services, settings: Settings, n: int, state: Path,
+                   timeout_s: float = 600) -> tuple[float, int, dict[str, float]]:
+    """Steady-state events/s of a worker on a topic prefilled by :func:`prefill_measured`, how
+    many events that was timed over, and the worker's instructions and cycles per event over that
+    time (:class:`CpuCounters`; empty without perf).
 
     The clock starts once every model has been counted past its warm-up (the per-model counters
     on /metrics), so each model's one-off work is done; it stops at the last event.  (Timing from
@@ -149,11 +202,13 @@ def measure_worker(services, settings: Settings, n: int, state: Path, timeout_s:
     try:
         deadline = time.monotonic() + timeout_s
         _wait(lambda: min(w.counted_by_model(MODELS)) >= WARMUP_PER_MODEL, deadline, "every model's warm-up")
+        counters = CpuCounters.start(w.proc.pid)
         t1, c1 = time.perf_counter(), w.counted()
         if total - c1 < n // 4:
             raise RuntimeError(f"only {total - c1} of {n} events left after the warm-up: publish more")
         _wait(lambda: w.counted() >= total, deadline, f"{total} events to be counted")
-        return (total - c1) / (time.perf_counter() - t1), total - c1
+        rate = (total - c1) / (time.perf_counter() - t1)
+        return rate, total - c1, _per_event(counters and counters.stop(), total - c1)
     finally:
         w.stop()
 
@@ -185,6 +240,8 @@ async def decode(stream):
         state["count"] += len(decode_message(event.message.value))
         if state["first"] is None and state["count"] >= start:
             state["first"] = (time.perf_counter(), state["count"])
+            sys.__stdout__.write(f"FIRST {state['count']}\n")  # the bench attaches its counters now
+            sys.__stdout__.flush()
         if state["count"] >= n:
             t, c = state["first"]
             sys.__stdout__.write(f"RATE {(state['count'] - c) / (time.perf_counter() - t)}\n")  # faust redirects print
@@ -197,25 +254,30 @@ worker.execute_from_commandline()
 '''
 
 
-def measure_decode_only(services, topic: str, n: int, state: Path, start: int = 0) -> float:
-    """Events/s of the decode-only agent reading ``n`` events, timed from the ``start``-th."""
+def measure_decode_only(services, topic: str, n: int, state: Path, start: int = 0) -> tuple[float, dict[str, float]]:
+    """Events/s of the decode-only agent reading ``n`` events, timed from the ``start``-th, and
+    its instructions and cycles per event over that time (empty without perf)."""
     script = state / "decode_agent.py"
     script.write_text(DECODE_AGENT)
     proc = subprocess.Popen([sys.executable, str(script), services.kafka_url, topic, str(start), str(n)],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    rate = None
+    rate, counters, counts, first = None, None, None, n
     lines = []
     for line in proc.stdout:
         lines.append(line)
+        if line.startswith("FIRST"):
+            first = int(line.split()[1])
+            counters = CpuCounters.start(proc.pid)
         if line.startswith("RATE"):
             rate = float(line.split()[1])
+            counts = counters and counters.stop()
             break
     proc.kill()  # the agent has reported; its app need not shut down cleanly
     proc.wait(30)
     if rate is None:
         raise RuntimeError("decode-only agent did not report:\n" + "".join(lines[-30:]))
-    return rate
+    return rate, _per_event(counts, n - first)
 
 
 def measure_alert_latency(services, state: Path, probes: int, load_eps: float = 10_000.0) -> list[float]:
@@ -279,39 +341,48 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_500_000)
     ap.add_argument("--single-events", type=int, default=60_000)
-    ap.add_argument("--single-pairs", type=int, default=3, help="monitor/decode-only run pairs (median ratio)")
+    ap.add_argument("--single-pairs", type=int, default=5, help="monitor/decode-only run pairs (median ratio)")
     ap.add_argument("--probes", type=int, default=20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedServices(Path(tmp) / "services", appendonly=False) as services:
         state = Path(tmp)
         env_settings = Settings(kafka=services.kafka_url, topic_prefix="benchenv", partitions=4)
         prefill_measured(env_settings, args.events, envelopes=True)
-        envelope_eps, timed = measure_worker(services, env_settings, args.events, state)
-        print(f"full monitor, batch envelopes:   {envelope_eps:>10,.0f} events/s (timed over the last {timed:,})")
+        envelope_eps, timed, env_work = measure_worker(services, env_settings, args.events, state)
+        work = f"; {env_work['cycles']:,.0f} cycles/event" if "cycles" in env_work else ""
+        print(f"full monitor, batch envelopes:   {envelope_eps:>10,.0f} events/s (timed over the last {timed:,}{work})")
         pairs = []
         for k in range(args.single_pairs):  # each pair reads its own copy; alternate which runs first
             single = Settings(kafka=services.kafka_url, topic_prefix=f"benchsingle{k}", partitions=4)
             total = prefill_measured(single, args.single_events, envelopes=False)
-            runs = {"monitor": lambda s=single: measure_worker(services, s, args.single_events, state)[0],
+            runs = {"monitor": lambda s=single: measure_worker(services, s, args.single_events, state)[::2],
                     "decode": lambda s=single, t=total: measure_decode_only(
                         services, f"{s.topic_prefix}.predictions", t, state, start=t - args.single_events)}
             order = ["monitor", "decode"] if k % 2 == 0 else ["decode", "monitor"]
             got = {name: runs[name]() for name in order}
             pairs.append((got["monitor"], got["decode"]))
-            print(f"single events, pair {k + 1}: full monitor {got['monitor']:>7,.0f}/s, decode-only Faust agent "
-                  f"{got['decode']:>7,.0f}/s, ratio {got['monitor'] / got['decode']:.2f}")
-        ratio = statistics.median(m / d for m, d in pairs)
-        single_eps = statistics.median(m for m, _ in pairs)
-        decode_eps = statistics.median(d for _, d in pairs)
+            (m, mw), (d, dw) = got["monitor"], got["decode"]
+            work = "".join(f"; {what} per message {mw[what]:,.0f} vs {dw[what]:,.0f} ({dw[what] / mw[what]:.2f})"
+                           for what in ("instructions", "cycles") if what in mw and what in dw)
+            print(f"single events, pair {k + 1}: full monitor {m:>7,.0f}/s, decode-only Faust agent "
+                  f"{d:>7,.0f}/s, ratio {m / d:.2f}{work}")
+        ratio = statistics.median(m / d for (m, _), (d, _) in pairs)
+        single_eps = statistics.median(m for (m, _), _ in pairs)
+        decode_eps = statistics.median(d for _, (d, _) in pairs)
         print(f"single / decode-only (median of {len(pairs)} pairs): {ratio:.2f}")
+        work_ratio = {what: statistics.median(dw[what] / mw[what] for (_, mw), (_, dw) in pairs)
+                      for what in ("instructions", "cycles") if all(what in mw and what in dw for (_, mw), (_, dw) in pairs)}
+        for what, r in work_ratio.items():
+            print(f"decode-only / full monitor, {what} per message (median): {r:.2f}")
         print(f"envelopes / decode-only:         {envelope_eps / decode_eps:10.1f}")
         lat = sorted(measure_alert_latency(services, state, args.probes))
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
         print(f"publish-to-alert latency at 10,000 events/s load: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
               f"(max of {len(lat)} probes: {lat[-1] * 1000:.0f} ms)")
+    cycles = f" (cycles per message: {work_ratio['cycles']:.2f}x)" if "cycles" in work_ratio else ""
     print(f"headline: {envelope_eps:,.0f} events/s with envelopes; single events at {ratio:.2f}x "
-          f"the decode-only Faust agent ({single_eps:,.0f} vs {decode_eps:,.0f}/s); alert p99 {p99 * 1000:.0f} ms")
+          f"the decode-only Faust agent ({single_eps:,.0f} vs {decode_eps:,.0f}/s){cycles}; alert p99 {p99 * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
