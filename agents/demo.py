@@ -103,6 +103,12 @@ def _view(feed: _Feed, sim: Simulator, elapsed: float, duration: float):
     return Group(table, alerts)
 
 
+def _accounted(health: dict) -> int:
+    """Events the worker has counted into windows or dead-lettered (from its /health)."""
+    c = health.get("counters", {})
+    return c.get("events_counted", 0) + c.get("deadlettered", 0)
+
+
 def _wait_ready(port: int, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -136,6 +142,8 @@ def demo_command(
     prefix = "predwatch"
     console.print("[bold]predwatch demo[/]: starting the embedded broker and Redis…")
     services = EmbeddedServices().start()
+    console.print(f"broker {services.kafka_url}, Redis {services.redis_url} (e.g. PREDWATCH_KAFKA={services.kafka_url} "
+                  f"PREDWATCH_TOPIC_PREFIX=predwatch predwatch alerts, in another terminal)", soft_wrap=True)
     worker = None
     try:
         settings = Settings(kafka=services.kafka_url, redis=services.redis_url, topic_prefix=prefix, partitions=2,
@@ -184,13 +192,14 @@ def demo_command(
             except KeyboardInterrupt:
                 stop.set()
             thread.join()
-        # let the worker finish what was sent, then summarise
-        deadline = time.monotonic() + 30
+        # let the worker finish what was sent (every event counted or dead-lettered), then summarise
+        sent = sim.sent + sim.feedback_sent
+        deadline = time.monotonic() + 60
         health = {}
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
                 health = json.loads(r.read())
-            if health["counters"]["events_counted"] >= sim.sent + sim.feedback_sent - 100:
+            if _accounted(health) >= sent:
                 break
             time.sleep(0.5)
         time.sleep(1.0)
@@ -202,6 +211,9 @@ def demo_command(
         console.print(f"\n[bold]summary[/]: {sim.sent:,} predictions and {sim.feedback_sent:,} feedback events sent; "
                       f"{c.get('events_counted', 0):,} counted by the worker, {c.get('deadlettered', 0)} dead-lettered; "
                       f"{len(fired)} alerts fired, {len(resolved)} resolved")
+        missing = sent - _accounted(health)
+        console.print("every event sent was counted or dead-lettered" if missing <= 0 else
+                      f"[bold red]{missing:,} events not accounted for after 60 s[/]")
         for a in fired:
             back = next((r for r in resolved if r["alert_id"] == a["alert_id"]), None)
             until = f"resolved at {time.strftime('%H:%M:%S', time.localtime(back['ts']))}" if back else "still firing"
