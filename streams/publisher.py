@@ -192,6 +192,8 @@ class PredictionPublisher:
 
     def flush(self, timeout: float = 30.0) -> int:
         """Send every buffered envelope and wait for acknowledgements; returns messages not yet acknowledged."""
+        if self._producer is None:  # closed: everything was flushed then
+            return len(self._unacked)
         deadline = time.monotonic() + timeout
         with self._lock:
             for model in list(self._buffers):
@@ -210,6 +212,10 @@ class PredictionPublisher:
         self._closed = True
         self._stop.set()
         self._thread.join(timeout=5)
+        # librdkafka's threads end with the producer; kept, they go on reconnecting (and logging
+        # "Connect ... failed" to stderr) once the broker is gone
+        if not self._thread.is_alive():
+            self._producer = None
         if self._owned_services is not None:
             self._owned_services.stop()
         if remaining:

@@ -30,3 +30,30 @@ def test_stuck_idempotent_producer_is_recreated_and_nothing_is_lost(tmp_path):
     finally:
         pub.close(5)
         stop(broker)
+
+
+def _librdkafka_threads() -> int:
+    from pathlib import Path
+
+    return sum(1 for t in Path("/proc/self/task").iterdir()
+               if (t / "comm").read_text().startswith("rdk:"))
+
+
+def test_close_ends_librdkafka_threads_so_nothing_reconnects_after_the_broker_is_gone(tmp_path):
+    import time
+
+    broker = start_broker(tmp_path / "b")
+    try:
+        before = _librdkafka_threads()
+        pub = PredictionPublisher(settings=Settings(kafka=broker.url, partitions=1), linger_ms=5)
+        pub.track_prediction("m", "1.0.0", prediction=1.0, latency_ms=1.0)
+        assert pub.flush(10) == 0
+        assert _librdkafka_threads() > before
+        pub.close(5)
+        assert pub.flush(1) == 0  # closed: nothing buffered, nothing to wait for
+        deadline = time.monotonic() + 10
+        while _librdkafka_threads() > before:  # left alive they would log 'Connect ... failed' once the broker stops
+            assert time.monotonic() < deadline, "librdkafka threads still running after close()"
+            time.sleep(0.05)
+    finally:
+        stop(broker)
