@@ -27,6 +27,7 @@ The last line is the headline.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -146,7 +147,7 @@ class CpuCounters:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     @classmethod
-    def start(cls, pid: int) -> "CpuCounters | None":
+    def start(cls, pid: int) -> CpuCounters | None:
         return cls(pid) if _perf_works() else None
 
     def stop(self) -> dict[str, float]:
@@ -161,18 +162,15 @@ class CpuCounters:
         return counts
 
 
-_PERF: list[bool] = []
-
-
+@functools.cache
 def _perf_works() -> bool:
-    if not _PERF:
-        ok = False
-        if shutil.which("perf"):
-            r = subprocess.run(["perf", "stat", "-x,", "-e", CpuCounters.EVENTS, "true"], capture_output=True, text=True)
-            ok = r.returncode == 0 and all(line.split(",")[0].isdigit() for line in r.stderr.splitlines()
-                                           if "instructions" in line or "cycles" in line)
-        _PERF.append(ok)
-    return _PERF[0]
+    """perf is installed and counts both events here (some virtual machines hide the counters)."""
+    if not shutil.which("perf"):
+        return False
+    r = subprocess.run(["perf", "stat", "-x,", "-e", CpuCounters.EVENTS, "true"], capture_output=True, text=True,
+                       check=False)
+    return r.returncode == 0 and all(line.split(",")[0].isdigit() for line in r.stderr.splitlines()
+                                     if "instructions" in line or "cycles" in line)
 
 
 def _per_event(counts: dict[str, float] | None, events: int) -> dict[str, float]:
