@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -148,8 +149,10 @@ class WorkerMetrics:
     last_evaluation: Gauge
     models: Gauge
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # (model, version) -> {(metric, label values)} created for that key, for forget().
-    _series: dict[tuple[str, str], set[tuple[object, tuple[str, ...]]]] = field(
+    # (model, version) -> {(metric, label values): child} created for that key: the children are
+    # reused (prometheus_client's labels() validates and locks on every call, ~10 us per metric
+    # of a snapshot), and forget() removes exactly these series.
+    _series: dict[tuple[str, str], dict[tuple[object, tuple[str, ...]], Any]] = field(
         default_factory=dict, repr=False)
     _fields: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
 
@@ -243,7 +246,7 @@ class WorkerMetrics:
     def forget(self, model: str, version: str) -> None:
         """Remove every series of ``(model, version)`` (the key left this worker or was retired)."""
         with self._lock:
-            series = self._series.pop((model, version), set())
+            series = self._series.pop((model, version), {})
             self._fields.pop((model, version), None)
         for metric, labelvalues in series:
             try:
@@ -268,9 +271,13 @@ class WorkerMetrics:
 
     def _child(self, metric, model: str, version: str, *rest: str):
         labelvalues = (model, version, *rest)
-        with self._lock:
-            self._series.setdefault((model, version), set()).add((metric, labelvalues))
-        return metric.labels(*labelvalues)
+        children = self._series.get((model, version))
+        child = None if children is None else children.get((metric, labelvalues))
+        if child is None:
+            child = metric.labels(*labelvalues)
+            with self._lock:
+                self._series.setdefault((model, version), {})[(metric, labelvalues)] = child
+        return child
 
     def _admit_field(self, model: str, version: str, fld: str) -> bool:
         with self._lock:
