@@ -9,7 +9,7 @@
    (its /metrics counters) to the last event counted (/health).
 2. single: ``--single-events`` one-event messages through the same worker.
 3. decode-only: a Faust agent that only decodes the same single-event messages (the framework's
-   floor, ~7-13k msg/s on these machines), run like the worker (consumer settings, logging) and timed
+   floor, 2,800-13,000 msg/s on these machines, by the day), run like the worker (consumer settings, logging) and timed
    over the same last ``--single-events`` messages.  Single-event
    figures vary by a third from run to run here, so 2 and 3 run as ``--single-pairs`` pairs, each
    pair on its own copy of the messages (both read it whole; the agent is timed from its first

@@ -1,5 +1,8 @@
 """The publisher recovers by itself from a broker restart (Tansu keeps nothing: a fresh broker)."""
 
+import time
+from pathlib import Path
+
 from streams.embedded import start_broker, stop
 from streams.publisher import PredictionPublisher
 from streams.settings import Settings
@@ -33,15 +36,11 @@ def test_stuck_idempotent_producer_is_recreated_and_nothing_is_lost(tmp_path):
 
 
 def _librdkafka_threads() -> int:
-    from pathlib import Path
-
     return sum(1 for t in Path("/proc/self/task").iterdir()
                if (t / "comm").read_text().startswith("rdk:"))
 
 
 def test_close_ends_librdkafka_threads_so_nothing_reconnects_after_the_broker_is_gone(tmp_path):
-    import time
-
     broker = start_broker(tmp_path / "b")
     try:
         before = _librdkafka_threads()
