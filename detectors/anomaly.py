@@ -98,6 +98,20 @@ class _QuantileAnomaly:
             self._learn(xs)
             self.n_learned += 1
 
+    def update_many(self, X: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``_update_finite`` for each row of ``X`` (finite floats, columns named ``names``), in order.
+
+        Returns each row's ``score`` (NaN where it is None) and ``anomaly_detected``; afterwards the
+        detector is exactly as after the same rows one by one.
+        """
+        m = X.shape[0]
+        scores, detected = np.full(m, np.nan), np.zeros(m, dtype=bool)
+        for i, row in enumerate(X.tolist()):
+            self._update_finite(dict(zip(names, row)))
+            if self.score is not None:
+                scores[i], detected[i] = self.score, self.anomaly_detected
+        return scores, detected
+
     def _base_state(self) -> dict:
         k = min(self._n_scores, self.score_window)
         return {"q": self.q, "warmup": self.warmup, "score_window": self.score_window,
@@ -156,6 +170,21 @@ class HalfSpaceTreesAnomaly(_QuantileAnomaly):
                          min_scores, learn_anomalies, seed)
         self.reset()
 
+    @property
+    def model(self) -> river_anomaly.HalfSpaceTrees:
+        """The River model, with the masses the batch path keeps in arrays written back first."""
+        if self._masses is not None:
+            r, lm = self._masses
+            self._masses = None
+            for tree, rs, ls in zip(self._flat_cache[1][0], r.tolist(), lm.tolist()):
+                for node, rv, lv in zip(tree, rs, ls):
+                    node.r_mass, node.l_mass = rv, lv
+        return self._model
+
+    @model.setter
+    def model(self, value: river_anomaly.HalfSpaceTrees) -> None:
+        self._model, self._masses = value, None
+
     def _reset_model(self) -> None:
         self.model = river_anomaly.HalfSpaceTrees(n_trees=self.n_trees, height=self.height,
                                                   window_size=self.window_size,
@@ -166,6 +195,138 @@ class HalfSpaceTreesAnomaly(_QuantileAnomaly):
 
     def _learn(self, x) -> None:
         self.model.learn_one(x)
+
+    def update_many(self, X: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``X`` one after another, as ``_update_finite`` would take them, in numpy.
+
+        Exact, not an approximation: with every split feature present a row's path through a
+        tree does not depend on the masses, and the masses a score reads (River's ``r_mass``) only
+        change when River pivots its mass window.  So the rows go in segments that end where the
+        row-by-row run would change something a later row reads (a pivot, a threshold refresh,
+        the end of the warm-up), and within a segment they are scored and learned at once.
+        River's model stays the state of record: ``counter`` and the first-window flag are kept
+        on it, and the masses, kept in arrays between batches, are written back to its nodes
+        whenever ``model`` is read (``to_dict``, a row-by-row ``update``).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        m = X.shape[0]
+        scores, detected = np.full(m, np.nan), np.zeros(m, dtype=bool)
+        i = 0
+        while i < m and not self._model.trees:  # River builds its trees at the first learn
+            self._update_finite(dict(zip(names, X[i].tolist())))
+            if self.score is not None:
+                scores[i], detected[i] = self.score, self.anomaly_detected
+            i += 1
+        flat = self._flat(names) if i < m else None
+        if flat is None:  # a split feature is not among the columns: River's own path
+            if i < m:
+                s, d = super().update_many(X[i:], names)
+                scores[i:], detected[i:] = s, d
+            return scores, detected
+        nodes, feat, thr = flat
+        model, h = self._model, self.height
+        t_idx = np.arange(len(nodes))[:, None]
+        n_nodes = feat.shape[1]
+        if self._masses is None:
+            r = np.array([[node.r_mass for node in tree] for tree in nodes], dtype=np.int64)
+            lm = np.array([[node.l_mass for node in tree] for tree in nodes], dtype=np.int64)
+        else:
+            r, lm = self._masses
+        rows = X[i:]
+        mm = rows.shape[0]
+        path = np.zeros((len(nodes), mm, h + 1), dtype=np.intp)  # node (heap index) at each depth
+        node = path[:, :, 0]
+        ar = np.arange(mm)
+        for d in range(h):
+            node = 2 * node + 1 + ~(rows[ar, feat[t_idx, node]] < thr[t_idx, node])
+            path[:, :, d + 1] = node
+        weight = 1 << np.arange(h + 1, dtype=np.int64)
+        size_limit = 0.1 * model.window_size
+        j = 0
+        while j < mm:
+            scoring = self.n_learned >= self.warmup
+            if scoring:
+                n0 = self._n_scores
+                if self.threshold is None:
+                    k = max(self.min_scores - n0, 1)  # the row whose score sets the first threshold
+                else:  # the next row whose score count is a multiple of refresh
+                    c = max(n0 + 1, self.min_scores)
+                    k = -(-c // self.refresh) * self.refresh - n0
+                end = min(mm, j + k)
+            else:
+                end = min(mm, j + self.warmup - self.n_learned)
+            seg = slice(j, end)
+            if scoring and not model._first_window:
+                R = r[t_idx[:, :, None], path[:, seg]]  # (trees, rows, depth)
+                stop = R[:, :, :h] < size_limit
+                last = np.where(stop.any(axis=2), stop.argmax(axis=2), h)
+                upto = np.arange(h + 1) <= last[:, :, None]  # River stops below a light node
+                s = 1 - (R * weight * upto).sum(axis=(0, 2)) / model._max_score
+            else:
+                s = np.zeros(end - j)
+            judged = scoring and self.threshold is not None
+            det = s > self.threshold if judged else np.zeros(end - j, dtype=bool)
+            learned = np.ones(end - j, dtype=bool) if self.learn_anomalies else ~det
+            room = model.window_size - model.counter
+            cum = np.cumsum(learned)
+            if cum[-1] >= room:  # River pivots after this row: the rows after it read new masses
+                cut = int(np.argmax(cum >= room)) + 1
+                end, s, det, learned = j + cut, s[:cut], det[:cut], learned[:cut]
+            n = end - j
+            self.n_seen += n
+            if scoring:
+                keep = min(n, self.score_window)
+                self._scores[(self._n_scores + np.arange(n - keep, n)) % self.score_window] = s[n - keep:]
+                self._n_scores += n
+                if judged:
+                    scores[i + j:i + end], detected[i + j:i + end] = s, det
+                    self.n_anomalies += int(det.sum())
+                if self._n_scores >= self.min_scores and (self.threshold is None or
+                                                          self._n_scores % self.refresh == 0):
+                    k = min(self._n_scores, self.score_window)
+                    self.threshold = float(np.quantile(self._scores[:k], self.q))
+            self.score = float(s[-1]) if judged else None
+            self.anomaly_detected = bool(det[-1])
+            n_learned = int(learned.sum())
+            if n_learned:
+                hit = path[:, j:end][:, learned] + t_idx[:, :, None] * n_nodes
+                lm += np.bincount(hit.ravel(), minlength=lm.size).reshape(lm.shape)
+                self.n_learned += n_learned
+                model.counter += n_learned
+                if model.counter == model.window_size:
+                    r, lm = lm, np.zeros_like(lm)
+                    model._first_window = False
+                    model.counter = 0
+            j = end
+        self._masses = r, lm
+        return scores, detected
+
+    def _flat(self, names: list[str]):
+        """River's trees in heap order (children of k at 2k+1, 2k+2): their nodes, and each
+        branch's split column (index into ``names``) and threshold; None if a split feature is
+        not in ``names``.  Cached per River model (its trees never change shape)."""
+        key = (self._model, tuple(names))
+        cached = getattr(self, "_flat_cache", None)
+        if cached is not None and cached[0][0] is key[0] and cached[0][1] == key[1]:
+            return cached[1]
+        col = {name: c for c, name in enumerate(names)}
+        nodes, feats, thrs = [], [], []
+        for root in self._model.trees:
+            level, order = [root], []
+            while level:
+                order.extend(level)
+                level = [c for n in level for c in getattr(n, "children", ())]
+            if len(order) != 2 ** (self.height + 1) - 1:
+                return None
+            branch = order[: 2 ** self.height - 1]
+            if any(n.feature not in col for n in branch):
+                return None
+            nodes.append(order)
+            feats.append([col[n.feature] for n in branch] + [0] * (len(order) - len(branch)))
+            thrs.append([n.threshold for n in branch] + [0.0] * (len(order) - len(branch)))
+        flat = nodes, np.array(feats, dtype=np.intp), np.array(thrs, dtype=np.float64)
+        self._flat_cache = (key, flat)
+        return flat
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "n_trees": self.n_trees, "height": self.height,

@@ -330,8 +330,8 @@ class VersionMonitor:
         idx = np.arange((-first_index) % k, m, k)
         if not idx.size:
             return
-        z = {}
-        for name in self._numeric_fields:
+        z = np.zeros((idx.size, len(self._numeric_fields)))
+        for c, name in enumerate(self._numeric_fields):
             ref = self._reference[name]
             sd = ref.std if ref.std > 0 else 1.0
             col = cols.get(name)
@@ -339,16 +339,12 @@ class VersionMonitor:
                 v = np.zeros(idx.size) if col is None else (to_float_column(col)[idx] - ref.mean) / sd
             except (TypeError, ValueError):
                 v = np.zeros(idx.size)
-            z[name] = np.clip(np.nan_to_num(v, nan=0.0), -_CLIP_SD, _CLIP_SD).tolist()
-        det = self.anomaly
-        rows = []
-        for t, values in zip(ts[idx].tolist(), zip(*z.values())):
-            det._update_finite(dict(zip(z, values)))  # finite by construction (imputed, clipped)
-            if det.score is not None:
-                rows.append((t, det.score, float(det.anomaly_detected)))
-        if rows:
-            r = np.array(rows)
-            self._anomaly_window.update_many(r[:, 1:], r[:, 0])
+            z[:, c] = np.clip(np.nan_to_num(v, nan=0.0), -_CLIP_SD, _CLIP_SD)
+        # finite by construction (imputed, clipped); HalfSpaceTrees takes the rows at once
+        scores, flags = self.anomaly.update_many(z, self._numeric_fields)
+        scored = ~np.isnan(scores)
+        if scored.any():
+            self._anomaly_window.update_many(np.column_stack([scores[scored], flags[scored]]), ts[idx][scored])
 
     def add_feedback(self, *, ts: np.ndarray, prediction: np.ndarray, ground_truth: np.ndarray) -> None:
         """Late ground truth for earlier predictions (joined by the caller): accuracy + concept drift."""

@@ -110,3 +110,65 @@ def test_anomalies_are_not_learned_by_default():
 def test_bad_parameters(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def _masses(det):
+    return [[(n.l_mass, n.r_mass) for n in tree.iter_dfs()] for tree in det.model.trees]
+
+
+def _state(det):
+    d = det.to_dict()
+    d.pop("model")
+    return d, _masses(det), det.model.counter, det.model._first_window
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},  # the defaults: warm-up = window, 10 trees
+    {"n_trees": 5, "window_size": 40, "refresh": 7, "min_scores": 13, "score_window": 30},
+    {"n_trees": 3, "height": 4, "window_size": 17, "warmup": 0, "refresh": 1, "min_scores": 1,
+     "score_window": 10},
+    {"n_trees": 4, "window_size": 25, "learn_anomalies": True, "q": 0.9, "refresh": 11},
+    {"n_trees": 2, "height": 3, "window_size": 9, "warmup": 31, "q": 0.8, "min_scores": 12,
+     "score_window": 12, "refresh": 100},
+])
+def test_hst_update_many_is_row_by_row_exactly(kwargs):
+    """The vectorised batch path gives each row the score and verdict the row-by-row path gives,
+    and leaves the detector (River's masses included) in the same state, across pivots, threshold
+    refreshes, the warm-up and judged anomalies, whatever the batch sizes."""
+    x, _ = _stream(5, n=2500, rate=0.03)
+    one = HalfSpaceTreesAnomaly(limits={k: (-4.0, 4.0) for k in FEATURES}, seed=2, **kwargs)
+    many = HalfSpaceTreesAnomaly(limits={k: (-4.0, 4.0) for k in FEATURES}, seed=2, **kwargs)
+    flags, scores = _run(one, x)
+    rng = np.random.default_rng(0)
+    got_s, got_f, i = [], [], 0
+    while i < len(x):
+        n = int(rng.choice([1, 2, 3, 17, 64, 250, 700]))
+        s, f = many.update_many(x[i:i + n], list(FEATURES))
+        got_s.extend(s.tolist())
+        got_f.extend(f.tolist())
+        last = min(i + n, len(x)) - 1  # the detector's own score/verdict are its last row's
+        assert (many.score, many.anomaly_detected) == (scores[last], flags[last])
+        i += n
+    want_s = [np.nan if v is None else v for v in scores]
+    assert np.array_equal(np.array(got_s), np.array(want_s), equal_nan=True)
+    assert np.array_equal(np.array(got_f), flags)
+    assert flags.any() and many.n_anomalies > 0
+    assert _state(many) == _state(one)
+
+
+def test_hst_update_many_without_a_split_feature_takes_rivers_path():
+    """Columns that lack a feature the trees split on: River's own path (it follows the heavier
+    child), with the same result as row by row."""
+    x, _ = _stream(6, n=600)
+    one = HalfSpaceTreesAnomaly(limits={k: (-4.0, 4.0) for k in FEATURES}, n_trees=3, window_size=50, seed=1)
+    many = HalfSpaceTreesAnomaly(limits={k: (-4.0, 4.0) for k in FEATURES}, n_trees=3, window_size=50, seed=1)
+    for row in x[:100]:
+        one.update(dict(zip(FEATURES, row.tolist())))
+    many.update_many(x[:100], list(FEATURES))
+    want = []
+    for row in x[100:]:
+        one.update(dict(zip(FEATURES[:2], row[:2].tolist())))
+        want.append(np.nan if one.score is None else one.score)
+    got, _ = many.update_many(x[100:, :2], list(FEATURES[:2]))
+    assert np.array_equal(got, np.array(want), equal_nan=True) and not np.isnan(got).all()
+    assert _state(many) == _state(one)
