@@ -105,13 +105,11 @@ def column(values: list) -> np.ndarray:
     if values:
         types = set(map(type, values))
         first = type(values[0])
-        if len(types) == 1 and (first is float or first is int or first is str):
-            arr = np.array(values)  # homogeneous lists (the common case) take numpy's C path
-            kind = arr.dtype.kind
-            if kind in "if":
-                return arr.astype(np.float64, copy=False)
-            if kind == "U":
-                return arr.astype(object)
+        if len(types) == 1:  # homogeneous lists (the common case) take numpy's C path
+            if first is float or first is int:
+                return np.array(values, dtype=np.float64)
+            if first is str:
+                return np.array(values, dtype=object)
     numeric = True
     for v in values:
         t = type(v)

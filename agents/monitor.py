@@ -15,6 +15,7 @@ once.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -337,7 +338,7 @@ class Monitor:
         ts = ts[~np.isnan(ts)]
         window = WindowInfo(events=int(ts.size), seconds=round(float(ts.max() - ts.min()), 3) if ts.size else 0.0)
         snapshot = MetricSnapshot(model=ks.model, version=ks.version, ts=ks.max_ts, window=window,
-                                  metrics={k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+                                  metrics={k: float(v) for k, v in metrics.items() if math.isfinite(v)})
         alerts = ps.rules.evaluate(ks.model, ks.version, snapshot.metrics, ts=ks.max_ts, rules=rules,
                                    context=context)
         self.last_evaluation_s = time.perf_counter() - t0
