@@ -335,11 +335,13 @@ class VersionMonitor:
             ref = self._reference[name]
             sd = ref.std if ref.std > 0 else 1.0
             col = cols.get(name)
-            try:
-                v = np.zeros(idx.size) if col is None else (to_float_column(col)[idx] - ref.mean) / sd
-            except (TypeError, ValueError):
-                v = np.zeros(idx.size)
-            z[:, c] = np.clip(np.nan_to_num(v, nan=0.0), -_CLIP_SD, _CLIP_SD)
+            if col is not None:
+                try:
+                    z[:, c] = (to_float_column(col)[idx] - ref.mean) / sd
+                except (TypeError, ValueError):
+                    pass  # not numbers in this batch: left at the reference mean
+        np.minimum(np.maximum(z, -_CLIP_SD, out=z), _CLIP_SD, out=z)  # infinities clipped too
+        z[np.isnan(z)] = 0.0  # missing: imputed as the reference mean
         # finite by construction (imputed, clipped); HalfSpaceTrees takes the rows at once
         scores, flags = self.anomaly.update_many(z, self._numeric_fields)
         scored = ~np.isnan(scores)
