@@ -14,9 +14,10 @@
    figures vary by a third from run to run here, so 2 and 3 run as ``--single-pairs`` pairs, each
    pair on its own copy of the messages (both read it whole; the agent is timed from its first
    message), alternating which goes first; the ratio reported is the median of the pairs' ratios.
-   Where ``perf`` can count (Debian's linux-perf), each run's user-space instructions and cycles
-   per message are printed too, with their decode-only/monitor ratio: the work per message,
-   which the machine's swings in speed do not move.
+   Each run's CPU time per message (all threads, from /proc) is printed too, with the
+   decode-only/monitor ratio: the work per message, which the machine's swings in speed move
+   much less than the rates.  Where ``perf`` can count (Debian's linux-perf; not on every
+   machine), user-space instructions and cycles per message as well (instructions are steady to ~1%).
 4. alert latency: while 10,000 events/s of background load are published, a probe model sends a
    burst of slow predictions; the time from the burst to its ``latency-p95`` firing alert on the
    alert topic is measured over ``--probes`` episodes (each also resolves).
@@ -135,31 +136,43 @@ WARMUP_PER_MODEL = 2_500
 
 
 class CpuCounters:
-    """``perf stat`` attached to a process while a measurement runs: user-space instructions and
-    cycles of all its threads.  Wall-clock rates on these shared machines swing by a quarter from
-    one run to the next; the work done per message does not, so its ratio is the steadier figure.
-    ``None`` where perf is missing or the machine does not expose the counters."""
+    """The work a process does while a measurement runs: its CPU seconds (all threads, user and
+    system, from /proc) and, where ``perf`` counts (Debian's linux-perf; some virtual machines hide
+    the counters), its user-space instructions and cycles.  Wall-clock rates on these shared
+    machines swing by a quarter or more from one run to the next; the work done per message
+    swings much less (instructions least: ~1%), so its ratio is the steadier figure."""
 
     EVENTS = "instructions:u,cycles:u"
 
     def __init__(self, pid: int) -> None:
-        self.proc = subprocess.Popen(["perf", "stat", "-x,", "-e", self.EVENTS, "-p", str(pid)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.pid = pid
+        self.cpu0 = _cpu_seconds(pid)
+        self.proc = (subprocess.Popen(["perf", "stat", "-x,", "-e", self.EVENTS, "-p", str(pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                     if _perf_works() else None)
 
     @classmethod
-    def start(cls, pid: int) -> CpuCounters | None:
-        return cls(pid) if _perf_works() else None
+    def start(cls, pid: int) -> CpuCounters:
+        return cls(pid)
 
     def stop(self) -> dict[str, float]:
-        """``{"instructions": n, "cycles": n}`` counted since the start (missing ones left out)."""
-        self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=30)
-        counts = {}
-        for line in err.splitlines():
-            parts = line.split(",")
-            if len(parts) > 2 and parts[0].isdigit():
-                counts[parts[2].split(":")[0]] = float(parts[0])
+        """``{"cpu_seconds": s, "instructions": n, "cycles": n}`` since the start (perf's left out
+        without perf)."""
+        counts = {"cpu_seconds": _cpu_seconds(self.pid) - self.cpu0}
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            _, err = self.proc.communicate(timeout=30)
+            for line in err.splitlines():
+                parts = line.split(",")
+                if len(parts) > 2 and parts[0].isdigit():
+                    counts[parts[2].split(":")[0]] = float(parts[0])
         return counts
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @functools.cache
@@ -187,8 +200,8 @@ def _wait(predicate, deadline: float, what: str) -> None:
 def measure_worker(services, settings: Settings, n: int, state: Path,
                    timeout_s: float = 600) -> tuple[float, int, dict[str, float]]:
     """Steady-state events/s of a worker on a topic prefilled by :func:`prefill_measured`, how
-    many events that was timed over, and the worker's instructions and cycles per event over that
-    time (:class:`CpuCounters`; empty without perf).
+    many events that was timed over, and the worker's CPU seconds (and, with perf, instructions
+    and cycles) per event over that time (:class:`CpuCounters`).
 
     The clock starts once every model has been counted past its warm-up (the per-model counters
     on /metrics), so each model's one-off work is done; it stops at the last event.  (Timing from
@@ -206,7 +219,7 @@ def measure_worker(services, settings: Settings, n: int, state: Path,
             raise RuntimeError(f"only {total - c1} of {n} events left after the warm-up: publish more")
         _wait(lambda: w.counted() >= total, deadline, f"{total} events to be counted")
         rate = (total - c1) / (time.perf_counter() - t1)
-        return rate, total - c1, _per_event(counters and counters.stop(), total - c1)
+        return rate, total - c1, _per_event(counters.stop(), total - c1)
     finally:
         w.stop()
 
@@ -254,7 +267,7 @@ worker.execute_from_commandline()
 
 def measure_decode_only(services, topic: str, n: int, state: Path, start: int = 0) -> tuple[float, dict[str, float]]:
     """Events/s of the decode-only agent reading ``n`` events, timed from the ``start``-th, and
-    its instructions and cycles per event over that time (empty without perf)."""
+    its CPU seconds (with perf, also instructions and cycles) per event over that time."""
     script = state / "decode_agent.py"
     script.write_text(DECODE_AGENT)
     proc = subprocess.Popen([sys.executable, str(script), services.kafka_url, topic, str(start), str(n)],
@@ -269,7 +282,7 @@ def measure_decode_only(services, topic: str, n: int, state: Path, start: int = 
             counters = CpuCounters.start(proc.pid)
         if line.startswith("RATE"):
             rate = float(line.split()[1])
-            counts = counters and counters.stop()
+            counts = counters.stop()
             break
     proc.kill()  # the agent has reported; its app need not shut down cleanly
     proc.wait(30)
@@ -335,6 +348,11 @@ def measure_alert_latency(services, state: Path, probes: int, load_eps: float = 
     return latencies
 
 
+#: What CpuCounters counts, as printed, and the factor that makes it readable per message.
+WORK = {"cpu_seconds": "CPU µs", "instructions": "instructions", "cycles": "cycles"}
+SCALE = {"cpu_seconds": 1e6, "instructions": 1.0, "cycles": 1.0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_500_000)
@@ -347,7 +365,8 @@ def main() -> None:
         env_settings = Settings(kafka=services.kafka_url, topic_prefix="benchenv", partitions=4)
         prefill_measured(env_settings, args.events, envelopes=True)
         envelope_eps, timed, env_work = measure_worker(services, env_settings, args.events, state)
-        work = f"; {env_work['cycles']:,.0f} cycles/event" if "cycles" in env_work else ""
+        work = f"; {env_work['cpu_seconds'] * 1e6:.2f} µs of worker CPU per event"
+        work += f", {env_work['cycles']:,.0f} cycles" if "cycles" in env_work else ""
         print(f"full monitor, batch envelopes:   {envelope_eps:>10,.0f} events/s (timed over the last {timed:,}{work})")
         pairs = []
         for k in range(args.single_pairs):  # each pair reads its own copy; alternate which runs first
@@ -360,8 +379,8 @@ def main() -> None:
             got = {name: runs[name]() for name in order}
             pairs.append((got["monitor"], got["decode"]))
             (m, mw), (d, dw) = got["monitor"], got["decode"]
-            work = "".join(f"; {what} per message {mw[what]:,.0f} vs {dw[what]:,.0f} ({dw[what] / mw[what]:.2f})"
-                           for what in ("instructions", "cycles") if what in mw and what in dw)
+            work = "".join(f"; {WORK[what]} per message {mw[what] * SCALE[what]:,.0f} vs {dw[what] * SCALE[what]:,.0f} "
+                           f"({dw[what] / mw[what]:.2f})" for what in WORK if what in mw and what in dw)
             print(f"single events, pair {k + 1}: full monitor {m:>7,.0f}/s, decode-only Faust agent "
                   f"{d:>7,.0f}/s, ratio {m / d:.2f}{work}")
         ratio = statistics.median(m / d for (m, _), (d, _) in pairs)
@@ -369,18 +388,19 @@ def main() -> None:
         decode_eps = statistics.median(d for _, (d, _) in pairs)
         print(f"single / decode-only (median of {len(pairs)} pairs): {ratio:.2f}")
         work_ratio = {what: statistics.median(dw[what] / mw[what] for (_, mw), (_, dw) in pairs)
-                      for what in ("instructions", "cycles") if all(what in mw and what in dw for (_, mw), (_, dw) in pairs)}
+                      for what in WORK if all(what in mw and what in dw for (_, mw), (_, dw) in pairs)}
         for what, r in work_ratio.items():
-            print(f"decode-only / full monitor, {what} per message (median): {r:.2f}")
+            print(f"decode-only / full monitor, {WORK[what]} per message (median): {r:.2f}")
         print(f"envelopes / decode-only:         {envelope_eps / decode_eps:10.1f}")
         lat = sorted(measure_alert_latency(services, state, args.probes))
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
         print(f"publish-to-alert latency at 10,000 events/s load: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
               f"(max of {len(lat)} probes: {lat[-1] * 1000:.0f} ms)")
-    cycles = f" (cycles per message: {work_ratio['cycles']:.2f}x)" if "cycles" in work_ratio else ""
+    what = "cycles" if "cycles" in work_ratio else "cpu_seconds"
     print(f"headline: {envelope_eps:,.0f} events/s with envelopes; single events at {ratio:.2f}x "
-          f"the decode-only Faust agent ({single_eps:,.0f} vs {decode_eps:,.0f}/s){cycles}; alert p99 {p99 * 1000:.0f} ms")
+          f"the decode-only Faust agent ({single_eps:,.0f} vs {decode_eps:,.0f}/s; {WORK[what]} per message: "
+          f"{work_ratio[what]:.2f}x); alert p99 {p99 * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
