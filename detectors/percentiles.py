@@ -31,10 +31,12 @@ import numpy as np
 from ddsketch import DDSketch
 
 from ._checks import check_float, finite_values
+from ._quantile import quantiles
 from .window import SlidingWindow
 
 #: Percentile name -> q in [0, 100].
 LATENCY_PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+_QS = [q / 100 for q in LATENCY_PERCENTILES.values()]  # as numpy.percentile divides them
 
 
 class RollingPercentiles:
@@ -79,8 +81,8 @@ class RollingPercentiles:
         v = v[:, 0]
         if not v.size:
             return None
-        p = np.percentile(v, list(LATENCY_PERCENTILES.values()))
-        out = {name: float(x) for name, x in zip(LATENCY_PERCENTILES, p)}
+        p = quantiles(v, _QS)  # numpy.percentile's values, bit for bit, faster
+        out = dict(zip(LATENCY_PERCENTILES, p))
         out.update(mean=float(v.mean()), max=float(v.max()), n=int(v.size))
         t = t[~np.isnan(t)]
         if t.size >= 2:

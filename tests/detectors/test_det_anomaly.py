@@ -172,14 +172,3 @@ def test_hst_update_many_without_a_split_feature_takes_rivers_path():
     got, _ = many.update_many(x[100:, :2], list(FEATURES[:2]))
     assert np.array_equal(got, np.array(want), equal_nan=True) and not np.isnan(got).all()
     assert _state(many) == _state(one)
-
-
-def test_threshold_quantile_is_numpys():
-    from detectors.anomaly import _quantile
-
-    rng = np.random.default_rng(1)
-    for i in range(3000):
-        n = int(rng.integers(1, 1200))
-        a = rng.random(n) if i % 2 else np.round(rng.normal(size=n), 2)  # ties too
-        q = float(rng.choice([0.99, 0.5, 0.0, 1.0, rng.random()]))
-        assert _quantile(a, q) == float(np.quantile(a, q)), (n, q)
