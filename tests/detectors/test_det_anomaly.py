@@ -172,3 +172,27 @@ def test_hst_update_many_without_a_split_feature_takes_rivers_path():
     got, _ = many.update_many(x[100:, :2], list(FEATURES[:2]))
     assert np.array_equal(got, np.array(want), equal_nan=True) and not np.isnan(got).all()
     assert _state(many) == _state(one)
+
+
+def test_hst_batches_rows_and_restores_interleave_exactly():
+    """Batches, single rows and a restore from to_dict in between: the arrays the batch path keeps
+    and River's nodes stay one state."""
+    x, _ = _stream(8, n=1800, rate=0.03)
+    kw = {"limits": {k: (-4.0, 4.0) for k in FEATURES}, "n_trees": 4, "window_size": 60, "refresh": 9, "seed": 4}
+    one, mixed = HalfSpaceTreesAnomaly(**kw), HalfSpaceTreesAnomaly(**kw)
+    flags, scores = _run(one, x)
+    rng = np.random.default_rng(1)
+    got, i = [], 0
+    while i < len(x):
+        n = int(rng.integers(1, 150))
+        if rng.random() < 0.3:
+            _, s = _run(mixed, x[i:i + n])
+            got.extend(np.nan if v is None else v for v in s)
+        else:
+            s, _ = mixed.update_many(x[i:i + n], list(FEATURES))
+            got.extend(s.tolist())
+        if rng.random() < 0.2:
+            mixed = anomaly_from_dict(json.loads(json.dumps(mixed.to_dict())))
+        i += n
+    assert np.array_equal(np.array(got), np.array([np.nan if v is None else v for v in scores]), equal_nan=True)
+    assert _state(mixed) == _state(one) and flags.any()
