@@ -154,10 +154,6 @@ class CpuCounters:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                      if _perf_works() else None)
 
-    @classmethod
-    def start(cls, pid: int) -> CpuCounters:
-        return cls(pid)
-
     def stop(self) -> dict[str, float]:
         """``{"cpu_seconds": s, "instructions": n, "cycles": n}`` since the start (perf's left out
         without perf)."""
@@ -189,8 +185,8 @@ def _perf_works() -> bool:
                                      if "instructions" in line or "cycles" in line)
 
 
-def _per_event(counts: dict[str, float] | None, events: int) -> dict[str, float]:
-    return {k: v / events for k, v in (counts or {}).items()}
+def _per_event(counts: dict[str, float], events: int) -> dict[str, float]:
+    return {k: v / events for k, v in counts.items()}
 
 
 def _wait(predicate, deadline: float, what: str) -> None:
@@ -216,7 +212,7 @@ def measure_worker(services, settings: Settings, n: int, state: Path,
     try:
         deadline = time.monotonic() + timeout_s
         _wait(lambda: min(w.counted_by_model(MODELS)) >= WARMUP_PER_MODEL, deadline, "every model's warm-up")
-        counters = CpuCounters.start(w.proc.pid)
+        counters = CpuCounters(w.proc.pid)
         t1, c1 = time.perf_counter(), w.counted()
         if total - c1 < n // 4:
             raise RuntimeError(f"only {total - c1} of {n} events left after the warm-up: publish more")
@@ -282,7 +278,7 @@ def measure_decode_only(services, topic: str, n: int, state: Path, start: int = 
         lines.append(line)
         if line.startswith("FIRST"):
             first = int(line.split()[1])
-            counters = CpuCounters.start(proc.pid)
+            counters = CpuCounters(proc.pid)
         if line.startswith("RATE"):
             rate = float(line.split()[1])
             counts = counters.stop()

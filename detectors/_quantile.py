@@ -26,7 +26,7 @@ def quantiles(a: np.ndarray, qs: Sequence[float]) -> list[float]:
     for q in qs:
         vi = last * q
         lo = math.floor(vi)
-        points.append((vi, lo) if lo < last else (vi, last))
+        points.append((vi, min(lo, last)))
     kth = sorted({i for _, lo in points for i in (lo, min(lo + 1, last))})
     p = np.partition(a, kth)
     out = []

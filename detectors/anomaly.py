@@ -184,7 +184,7 @@ class HalfSpaceTreesAnomaly(_QuantileAnomaly):
 
     @model.setter
     def model(self, value: river_anomaly.HalfSpaceTrees) -> None:
-        self._model, self._masses = value, None
+        self._model, self._masses, self._flat_cache = value, None, None
 
     def _reset_model(self) -> None:
         self.model = river_anomaly.HalfSpaceTrees(n_trees=self.n_trees, height=self.height,
@@ -214,9 +214,7 @@ class HalfSpaceTreesAnomaly(_QuantileAnomaly):
         scores, detected = np.full(m, np.nan), np.zeros(m, dtype=bool)
         i = 0
         while i < m and not self._model.trees:  # River builds its trees at the first learn
-            self._update_finite(dict(zip(names, X[i].tolist())))
-            if self.score is not None:
-                scores[i], detected[i] = self.score, self.anomaly_detected
+            scores[i:i + 1], detected[i:i + 1] = super().update_many(X[i:i + 1], names)
             i += 1
         flat = self._flat(names) if i < m else None
         if flat is None:  # a split feature is not among the columns: River's own path
@@ -307,7 +305,7 @@ class HalfSpaceTreesAnomaly(_QuantileAnomaly):
         branch's split column (index into ``names``) and threshold; None if a split feature is
         not in ``names``.  Cached per River model (its trees never change shape)."""
         key = (self._model, tuple(names))
-        cached = getattr(self, "_flat_cache", None)
+        cached = self._flat_cache
         if cached is not None and cached[0][0] is key[0] and cached[0][1] == key[1]:
             return cached[1]
         col = {name: c for c, name in enumerate(names)}
