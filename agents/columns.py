@@ -17,7 +17,7 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from streams.records import EventBatch, PredictionEvent
+from streams.records import ColumnBatch, EventBatch, PredictionEvent
 
 _NAN = float("nan")
 
@@ -95,6 +95,14 @@ def to_columns(events: list[PredictionEvent]) -> Columns:
         for k in sorted(set().union(*feats)):
             features[k] = column([f.get(k) for f in feats])
     return Columns(ts, latency, prediction, gt, features)
+
+
+def from_column_batch(batch: ColumnBatch) -> Columns:
+    """Columns of a columnar (v2) envelope: what :func:`to_columns` gives for the same events
+    (a feature that no event has is left out, as it is when no event of a v1 message has it)."""
+    n = len(batch)
+    features = {k: column(values) for k, values in sorted(batch.features.items()) if values.count(None) != n}
+    return Columns(batch.ts, batch.latency_ms, batch.prediction, batch.ground_truth, features)
 
 
 def column(values: list) -> np.ndarray:

@@ -25,20 +25,21 @@ from typing import Any, Callable
 import msgspec
 import numpy as np
 
-from agents.columns import Columns, to_columns
+from agents.columns import Columns, from_column_batch, to_columns
 from agents.rule_engine import RuleEngine
 from detectors.bank import MonitorConfig, VersionMonitor
 from streams import metric_names as mn
 from streams.errors import ContractError
 from streams.records import (
     Alert,
+    ColumnBatch,
     DeadLetter,
     EventBatch,
     MetricSnapshot,
     PredictionEvent,
     WindowInfo,
     dead_letter,
-    decode_message,
+    decode_payload,
     encode,
 )
 from streams.rules import Rule
@@ -170,13 +171,20 @@ class Monitor:
         try:
             if raw is None:
                 raise ContractError([("$", None, "a JSON message (got a record without a value)")], reason="not_json")
-            events = decode_message(raw)
+            events = decode_payload(raw)
         except ContractError as exc:
             name = (key or b"").decode("utf-8", "replace")[:128]
             ps.invalid[name] = ps.invalid.get(name, 0) + 1
             return Outcome(deadletters=[dead_letter(raw, exc, topic=topic, partition=partition, offset=offset,
                                                     ts=time.time() if now is None else now)])
         out = Outcome()
+        if type(events) is ColumnBatch:  # a columnar envelope: one key, predictions only, columns already
+            ks = self._key(ps, events.model, events.version)
+            out.key = ks.key
+            every = self.settings.eval_events if self.evaluate_inline else 1 << 62
+            self._add_predictions(ks, None, out, partition, every, cols=from_column_batch(events), ids=events.event_id)
+            self._bound(ks)
+            return out
         if len(events) == 1 or len(events.versions if isinstance(events, EventBatch)
                                    else set(map(_VERSION, events))) == 1:
             groups = {events[0].version: events}
@@ -218,24 +226,33 @@ class Monitor:
                 self._add_feedback(ks, e, out, topic=topic, partition=partition, offset=offset, now=now)
             if start < len(events):
                 self._add_predictions(ks, events[start:], out, partition, every)
+        self._bound(ks)
+
+    def _bound(self, ks: KeyState) -> None:
+        """Keep the feedback join buffer bounded and push full buffers into the bank."""
+        s = self.settings
         pending = ks.pending
         while len(pending) > s.feedback_max_pending:
             pending.popitem(last=False)
         if ks.buffered >= s.flush_events or len(ks.fb_buf) >= s.flush_events:
             self.flush(ks)
 
-    def _add_predictions(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, partition: int,
-                         every: int) -> None:
+    def _add_predictions(self, ks: KeyState, events: list[PredictionEvent] | None, out: Outcome, partition: int,
+                         every: int, cols: Columns | None = None, ids: list[str] | None = None) -> None:
         """Predictions, in chunks that end exactly at evaluation points (every N events, also
         inside a large envelope).
 
         A run of ``COLUMNS_FROM`` events or more is turned into columns at once and buffered as
         column parts; shorter runs (single-event messages) are buffered as events, which become
-        columns at flush (numpy costs microseconds per array, whatever its length).
+        columns at flush (numpy costs microseconds per array, whatever its length).  A columnar
+        envelope comes as ``cols`` with its event ids (``events`` None).
         """
         pending = ks.pending
-        n = len(events)
-        cols = to_columns(events) if n >= COLUMNS_FROM else None
+        if cols is None:
+            n = len(events)
+            cols = to_columns(events) if n >= COLUMNS_FROM else None
+        else:
+            n = len(cols)
         i = 0
         while i < n:
             take = min(n - i, every - ks.since_eval) if every > ks.since_eval else 1
@@ -246,7 +263,7 @@ class Monitor:
                 if waiting.size:
                     for j, t, p in zip((waiting + i).tolist(), chunk.ts[waiting].tolist(),
                                        chunk.prediction[waiting].tolist()):
-                        pending[events[j].event_id] = (t, p)
+                        pending[events[j].event_id if ids is None else ids[j]] = (t, p)
                 top = float(chunk.ts.max())
             else:
                 run = events[i:i + take] if take < n else events

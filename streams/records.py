@@ -1,6 +1,8 @@
-"""The v1 contract: typed records and the one codec that decodes and validates them.
+"""The contract: typed records and the one codec that decodes and validates them.
 
-Every record is a UTF-8 JSON object with ``"v": 1``.  Decoding goes through msgspec (typed,
+Every record is a UTF-8 JSON object with ``"v": 1``, except the columnar envelope of predictions,
+``"v": 2`` (:class:`ColumnarEnvelope`: one array per field instead of one object per event, which
+is half the bytes and about a third of the worker's cost to decode).  A consumer reads both.  Decoding goes through msgspec (typed,
 validated in C, about as fast as orjson parses untyped JSON).  When the fast path rejects a
 message, a second pass over the parsed JSON collects *every* problem as (field, value, accepted),
 so a producer sees all that is wrong at once; the message of :class:`~streams.errors.ContractError`
@@ -36,7 +38,7 @@ import re
 import threading
 from operator import attrgetter
 from types import SimpleNamespace
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any, Callable, Iterable
 
 import msgspec
 import numpy as np
@@ -44,6 +46,7 @@ import numpy as np
 from streams.errors import ContractError
 
 VERSION = 1
+COLUMNAR_VERSION = 2  # the columnar envelope; every other record is VERSION
 MAX_BATCH_EVENTS = 10_000
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB
 MAX_FEATURES = 64
@@ -60,6 +63,8 @@ SEMVER_RE = re.compile(
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 KINDS = ("prediction", "feedback")
+V_ACCEPTED = (f"{VERSION} for an event or a batch envelope, {COLUMNAR_VERSION} for a columnar envelope "
+              "(this consumer reads contract versions 1 and 2)")
 FeatureValue = float | str | bool
 # the decoder enforces these bounds in C; key names are checked per envelope (see _check_batch)
 _FeatureString = Annotated[str, msgspec.Meta(max_length=256)]
@@ -123,6 +128,32 @@ class BatchEnvelope(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     batch: list[PredictionEvent]
 
 
+_EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Cell = float | _FeatureString | bool | None
+_Columns = Annotated[dict[str, list[_Cell]], msgspec.Meta(max_length=64)]
+
+
+class ColumnarEnvelope(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, gc=False):
+    """Contract ``v: 2``: up to 10,000 predictions of one (model, version), one array per field.
+
+    ``event_id``, ``ts``, ``latency_ms`` and ``prediction`` have one entry per event;
+    ``ground_truth`` (absent when no event has it) has a number or null per event; ``features``
+    maps each feature to its values, one per event (null where the event does not have it).  The
+    same rules as for a v1 event hold for every entry; there are no feedback events in it (late
+    ground truth stays a v1 ``kind=feedback`` event).
+    """
+
+    v: int
+    model: str
+    version: str
+    event_id: list[_EventId]
+    ts: list[float]
+    latency_ms: list[float]
+    prediction: list[float]
+    ground_truth: list[float | None] | None = None
+    features: _Columns = {}
+
+
 class WindowInfo(msgspec.Struct, kw_only=True):
     events: int
     seconds: float
@@ -178,6 +209,7 @@ class DeadLetter(msgspec.Struct, kw_only=True):
 _encoder = msgspec.json.Encoder()
 _event_decoder = msgspec.json.Decoder(PredictionEvent)
 _batch_decoder = msgspec.json.Decoder(BatchEnvelope)
+_columnar_decoder = msgspec.json.Decoder(ColumnarEnvelope)
 _any_decoder = msgspec.json.Decoder()
 
 
@@ -200,7 +232,7 @@ def _remember(cache: set[str], value: str) -> None:
 def _event_problems(e: Any) -> list[tuple[str, Any, str]]:
     p: list[tuple[str, Any, str]] = []
     if e.v != VERSION:
-        p.append(("v", e.v, f"{VERSION} (this consumer reads contract version {VERSION} only)"))
+        p.append(("v", e.v, V_ACCEPTED))
     if e.kind not in KINDS:
         p.append(("kind", e.kind, "'prediction' or 'feedback'"))
     if not e.event_id or len(e.event_id) > 128:
@@ -274,7 +306,7 @@ def explain_event(obj: Any, where: str = "") -> list[tuple[str, Any, str]]:
     problems: list[tuple[str, Any, str]] = []
     v = obj.get("v")
     if v != VERSION or isinstance(v, bool):
-        problems.append((f"{where}v", v, f"{VERSION} (this consumer reads contract version {VERSION} only)"))
+        problems.append((f"{where}v", v, V_ACCEPTED))
         return problems  # never guess at the rest of an unknown version
     for name in _REQUIRED:
         if name not in obj:
@@ -307,8 +339,8 @@ def explain_event(obj: Any, where: str = "") -> list[tuple[str, Any, str]]:
 
 def decode_event(raw: bytes | str) -> PredictionEvent:
     """One PredictionEvent from a JSON message; ContractError lists every problem."""
-    events = decode_message(raw)
-    if len(events) != 1 or _looks_like_batch(raw):
+    events = decode_payload(raw)
+    if isinstance(events, ColumnBatch) or len(events) != 1 or _looks_like_batch(raw):
         raise ContractError([("batch", "<envelope>", "a single event here")], reason="invalid_field")
     return events[0]
 
@@ -318,11 +350,19 @@ def _looks_like_batch(raw: bytes | str) -> bool:
 
 
 def decode_message(raw: bytes | str) -> list[PredictionEvent]:
-    """The events of one Kafka message: a single event or a batch envelope.
+    """The events of one Kafka message: a single event, a batch envelope or a columnar envelope
+    (whose rows become events here; :func:`decode_payload` keeps them as columns).
 
     Raises ContractError with ``reason`` in :data:`REASONS`.  An envelope is accepted or
     rejected whole: one bad event rejects its message, so nothing is half-counted.
     """
+    out = decode_payload(raw)
+    return out.events() if isinstance(out, ColumnBatch) else out
+
+
+def decode_payload(raw: bytes | str) -> list[PredictionEvent] | ColumnBatch:
+    """What :func:`decode_message` decodes, with a columnar (v2) envelope kept as a
+    :class:`ColumnBatch` (what the monitor reads: no event objects are made)."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_MESSAGE_BYTES:
@@ -336,6 +376,13 @@ def decode_message(raw: bytes | str) -> list[PredictionEvent]:
             finally:
                 _local.trusted = False
             return _check_envelope(envelope.v, _check_batch(envelope.batch))
+        if b"[" in raw:  # arrays: a columnar envelope (or a single event with "[" in a string)
+            try:
+                checked = _check_columns(_columnar_decoder.decode(raw))
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                checked = None
+            if checked is not None:
+                return checked
         return [_event_decoder.decode(raw)]
     except (msgspec.ValidationError, msgspec.DecodeError, ContractError):
         pass
@@ -401,6 +448,154 @@ def _check_batch(batch: list[PredictionEvent]) -> list[PredictionEvent]:
     return batch
 
 
+class ColumnBatch:
+    """The predictions of a columnar (v2) envelope that passed every check.
+
+    ``model`` and ``version`` are one each; ``event_id`` is a list; ``ts``, ``latency_ms``,
+    ``prediction`` and ``ground_truth`` are float64 arrays (ground truth NaN where null);
+    ``features`` maps each feature to its values as decoded (a list, None where an event does not
+    have it).  Consumers must not modify them.
+    """
+
+    __slots__ = ("event_id", "features", "ground_truth", "latency_ms", "model", "prediction", "ts", "version")
+
+    def __init__(self, model: str, version: str, event_id: list[str], ts: np.ndarray, latency_ms: np.ndarray,
+                 prediction: np.ndarray, ground_truth: np.ndarray, features: dict[str, list]) -> None:
+        self.model, self.version, self.event_id = model, version, event_id
+        self.ts, self.latency_ms, self.prediction, self.ground_truth = ts, latency_ms, prediction, ground_truth
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    def events(self) -> list[PredictionEvent]:
+        """The rows as v1 prediction events (what the same events sent one by one decode to)."""
+        names, cols = list(self.features), list(self.features.values())
+        out = []
+        for i, (eid, ts, lat, pred, gt) in enumerate(zip(self.event_id, self.ts.tolist(), self.latency_ms.tolist(),
+                                                         self.prediction.tolist(), self.ground_truth.tolist())):
+            features = {k: c[i] for k, c in zip(names, cols) if c[i] is not None}
+            out.append(PredictionEvent(v=VERSION, event_id=eid, model=self.model, version=self.version, ts=ts,
+                                       latency_ms=lat, prediction=pred, ground_truth=None if gt != gt else gt,
+                                       features=features))
+        return out
+
+
+def _check_columns(env: ColumnarEnvelope, names_checked: bool = False) -> ColumnBatch | None:
+    """The checks of a columnar envelope, vectorised; None when anything is off (then the
+    thorough path, :func:`explain_columnar`, names every problem).  The decoder has checked the
+    types, the event ids' and strings' lengths and the number of features; JSON carries no NaN
+    or infinity."""
+    n = len(env.event_id)
+    features = env.features
+    if not (env.v == COLUMNAR_VERSION and 0 < n <= MAX_BATCH_EVENTS and len(env.ts) == n
+            and len(env.latency_ms) == n and len(env.prediction) == n
+            and (env.ground_truth is None or len(env.ground_truth) == n)
+            and all(len(c) == n for c in features.values())
+            and (names_checked or env.model in _GOOD_NAMES and env.version in _GOOD_VERSIONS
+                 and features.keys() <= _GOOD_NAMES)):
+        return None
+    ts = np.array(env.ts, dtype=np.float64)
+    lat = np.array(env.latency_ms, dtype=np.float64)
+    if not (ts.min() > 0 and lat.min() >= 0):
+        return None
+    gt = (np.full(n, np.nan) if env.ground_truth is None
+          else np.array(env.ground_truth, dtype=np.float64))  # None -> NaN
+    return ColumnBatch(env.model, env.version, env.event_id, ts, lat, np.array(env.prediction, dtype=np.float64),
+                       gt, features)
+
+
+COLUMNAR_FIELDS = ("v", "model", "version", "event_id", "ts", "latency_ms", "prediction", "ground_truth", "features")
+_COLUMNAR_REQUIRED = ("model", "version", "event_id", "ts", "latency_ms", "prediction")
+MAX_PROBLEMS = 50
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _cell(x: Any) -> bool:
+    return x is None or isinstance(x, bool) or _number(x) or isinstance(x, str) and len(x) <= 256
+
+
+def explain_columnar(obj: dict) -> list[tuple[str, Any, str]]:
+    """Every problem of a parsed JSON object meant as a columnar (v2) envelope, as (field,
+    value, accepted), fields like ``latency_ms[17]`` (at most :data:`MAX_PROBLEMS`, then a note)."""
+    p: list[tuple[str, Any, str]] = []
+    for k, val in obj.items():
+        if k not in COLUMNAR_FIELDS:
+            p.append((k, val, f"no such field in a columnar (v 2) envelope; accepted: {', '.join(COLUMNAR_FIELDS)}"))
+    p.extend((k, None, "required in a columnar (v 2) envelope") for k in _COLUMNAR_REQUIRED if k not in obj)
+    model, version = obj.get("model"), obj.get("version")
+    if "model" in obj:
+        if isinstance(model, str) and NAME_RE.match(model):
+            _remember(_GOOD_NAMES, model)
+        else:
+            p.append(("model", model, "1-128 chars of [A-Za-z0-9._-]"))
+    if "version" in obj:
+        if isinstance(version, str) and SEMVER_RE.match(version):
+            _remember(_GOOD_VERSIONS, version)
+        else:
+            p.append(("version", version, "a semantic version like 2.0.0"))
+    ids, n = obj.get("event_id"), None
+    if isinstance(ids, list):
+        n = len(ids)
+        if not 0 < n <= MAX_BATCH_EVENTS:
+            p.append(("event_id", f"<{n} entries>", f"1 to {MAX_BATCH_EVENTS} events"))
+        p.extend((f"event_id[{i}]", e, "a non-empty string of at most 128 chars")
+                 for i, e in enumerate(ids) if not (isinstance(e, str) and 0 < len(e) <= 128))
+    elif "event_id" in obj:
+        p.append(("event_id", ids, "a list of event ids, one per event"))
+
+    def column(name: str, values: Any, ok: Callable[[Any], bool], accepted: str) -> None:
+        if not isinstance(values, list):
+            p.append((name, values, f"a list of {accepted}, one per event"))
+            return
+        if n is not None and len(values) != n:
+            p.append((name, f"<{len(values)} entries>", f"{n} entries, one per event_id"))
+        p.extend((f"{name}[{i}]", x, accepted) for i, x in enumerate(values) if not ok(x))
+
+    if "ts" in obj:
+        column("ts", obj["ts"], lambda x: _number(x) and x > 0, "event time in epoch seconds, finite and > 0")
+    if "latency_ms" in obj:
+        column("latency_ms", obj["latency_ms"], lambda x: _number(x) and x >= 0, "a finite number >= 0")
+    if "prediction" in obj:
+        column("prediction", obj["prediction"], _number, "a finite number")
+    if obj.get("ground_truth") is not None:
+        column("ground_truth", obj["ground_truth"], lambda x: x is None or _number(x), "a finite number or null")
+    features = obj.get("features", {})
+    if not isinstance(features, dict):
+        p.append(("features", features, "an object: feature name -> list of values, one per event"))
+    else:
+        if len(features) > MAX_FEATURES:
+            p.append(("features", f"<{len(features)} keys>", f"at most {MAX_FEATURES} keys"))
+        for k, values in features.items():
+            if NAME_RE.match(k):
+                _remember(_GOOD_NAMES, k)
+                column(f"features.{k}", values, _cell, "a finite number, a string of at most 256 chars, a boolean or null")
+            else:
+                p.append((f"features.{k}", k, "a key of 1-128 chars of [A-Za-z0-9._-]"))
+    if len(p) > MAX_PROBLEMS:
+        p = p[:MAX_PROBLEMS] + [("$", "...", f"({len(p) - MAX_PROBLEMS} more problems not listed)")]
+    return p
+
+
+def _decode_columnar_slow(obj: dict) -> ColumnBatch:
+    problems = explain_columnar(obj)
+    if problems:
+        n = len(obj["event_id"]) if isinstance(obj.get("event_id"), list) else -1
+        reason = "empty_batch" if n == 0 else "batch_too_large" if n > MAX_BATCH_EVENTS else "invalid_field"
+        raise ContractError(problems, reason=reason)
+    try:
+        checked = _check_columns(msgspec.convert(obj, ColumnarEnvelope), names_checked=True)
+    except msgspec.ValidationError as exc:  # not expected: explain_columnar checks what the type does
+        raise ContractError([("$", "<columnar envelope>", f"a columnar envelope ({exc})")],
+                            reason="invalid_field") from None
+    if checked is None:
+        raise ContractError([("$", "<columnar envelope>", "a columnar envelope")], reason="invalid_field")
+    return checked
+
+
 def _features_ok(batch: list[PredictionEvent]) -> bool:
     """Every feature key of the envelope is a known-good name (sizes were bounded by the decoder)."""
     return set().union(*map(_FEATURES, batch)) <= _GOOD_NAMES
@@ -422,7 +617,7 @@ def _check_envelope(v: int, batch: list[PredictionEvent]) -> list[PredictionEven
     return batch
 
 
-def _decode_slow(raw: bytes) -> list[PredictionEvent]:
+def _decode_slow(raw: bytes) -> list[PredictionEvent] | ColumnBatch:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -434,11 +629,13 @@ def _decode_slow(raw: bytes) -> list[PredictionEvent]:
                             reason="not_json") from None
     if not isinstance(obj, dict):
         raise ContractError([("$", obj, "a JSON object")], reason="not_object")
+    v = obj.get("v")
+    if v == COLUMNAR_VERSION and not isinstance(v, bool):
+        return _decode_columnar_slow(obj)
     if "batch" in obj:
         v = obj.get("v")
         if v != VERSION or isinstance(v, bool):
-            raise ContractError([("v", v, f"{VERSION} (this consumer reads contract version {VERSION} only)")],
-                                reason="unsupported_version")
+            raise ContractError([("v", v, V_ACCEPTED)], reason="unsupported_version")
         extra = sorted(set(obj) - {"v", "batch"})
         batch = obj["batch"]
         if not isinstance(batch, list):
@@ -510,6 +707,30 @@ def encode(record: msgspec.Struct) -> bytes:
 def encode_batch(events: Iterable[PredictionEvent]) -> bytes:
     """A batch envelope (the caller keeps it to one model and <= 10,000 events / 1 MiB)."""
     return _encoder.encode(BatchEnvelope(batch=list(events)))
+
+
+def encode_columnar(events: Iterable[PredictionEvent]) -> bytes:
+    """A columnar (v2) envelope of prediction events of one (model, version).
+
+    Raises ValueError for feedback events or a second model or version (the caller keeps it to
+    <= 10,000 events / 1 MiB).
+    """
+    events = list(events)
+    if not events:
+        raise ValueError("a columnar envelope needs at least one event")
+    model, version = events[0].model, events[0].version
+    names: dict[str, None] = {}
+    for e in events:
+        if e.kind != "prediction" or e.model != model or e.version != version:
+            raise ValueError(f"a columnar envelope holds predictions of one model version ({model}@{version}), "
+                             f"got a {e.kind} of {e.model}@{e.version}")
+        names.update(dict.fromkeys(e.features))
+    gt = [e.ground_truth for e in events]
+    return _encoder.encode(ColumnarEnvelope(
+        v=COLUMNAR_VERSION, model=model, version=version, event_id=[e.event_id for e in events],
+        ts=[e.ts for e in events], latency_ms=[e.latency_ms for e in events], prediction=[e.prediction for e in events],
+        ground_truth=None if all(g is None for g in gt) else gt,
+        features={k: [e.features.get(k) for e in events] for k in names}))
 
 
 def to_builtins(record: msgspec.Struct) -> dict[str, Any]:

@@ -40,7 +40,11 @@ def test_counts_envelopes_and_skips_redelivered_offsets():
 @pytest.mark.parametrize("raw,reason", [
     (b"\xff\xfegarbage", "not_utf8"),
     (b"{not json", "not_json"),
-    (b'{"v":2,"batch":[]}', "unsupported_version"),
+    (b'{"v":3,"batch":[]}', "unsupported_version"),
+    (b'{"v":2,"batch":[]}', "invalid_field"),  # v2 is the columnar envelope: no "batch"
+    (b'{"v":2,"model":"m","version":"1.0.0","event_id":["a","b"],"ts":[1,2],"latency_ms":[1,-1],"prediction":[1,2]}',
+     "invalid_field"),
+    (b'{"v":2,"model":"m","version":"1.0.0","event_id":[],"ts":[],"latency_ms":[],"prediction":[]}', "empty_batch"),
     (b'{"v":1,"event_id":"e","model":"m","version":"1.0.0","ts":1,"latency_ms":-5,"prediction":1}', "invalid_field"),
     (None, "not_json"),
     (b'{"v":1,"batch":[' + b" " * (1 << 20) + b"]}", "oversize"),
@@ -163,6 +167,20 @@ def test_columns_keep_types_exact():
     assert np.isnan(column([1.0, None])[1])
 
 
+def test_columnar_envelope_joins_feedback_and_skips_redelivery():
+    rng = np.random.default_rng(12)
+    m = Monitor(settings())
+    evs, _ = envelope(rng, 300, t0=1000, gt=False)
+    out = m.handle(0, 0, records.encode_columnar(evs), topic=TOPIC)
+    assert out.counted == 300 and out.key == "tok@1.0.0" and len(out.evaluations) == 1  # every 200 events
+    assert m.handle(0, 0, records.encode_columnar(evs), topic=TOPIC).duplicate
+    fb = [records.make_event(kind="feedback", model="tok", version="1.0.0", event_id=e.event_id,
+                             ground_truth=e.prediction + 3.0, ts=e.ts + 5) for e in evs[::3]]
+    assert m.handle(0, 1, records.encode_batch(fb), topic=TOPIC).counted == len(fb)
+    snap, _ = m.evaluate(0, "tok@1.0.0", rules=[])
+    assert snap.metrics["mae"] == pytest.approx(3.0) and snap.metrics["events_total"] == 300
+
+
 def test_snapshot_window_is_the_evaluated_window():
     rng = np.random.default_rng(8)
     m = Monitor(settings())  # window of 200 events
@@ -226,16 +244,22 @@ def test_single_events_small_and_large_envelopes_give_identical_metrics():
         part, _ = envelope(rng, 250, t0=1000 + 10 * i, gt=i != 1, shift=5.0 * i)
         evs += part
     packings = {"single": [1] * len(evs), "small": [COLUMNS_FROM - 1] * len(evs),
-                "mixed": [1, COLUMNS_FROM, 3, 400] * len(evs), "large": [len(evs)]}
+                "mixed": [1, COLUMNS_FROM, 3, 400] * len(evs), "large": [len(evs)],
+                # columnar (v2) envelopes, also of one event and mixed with v1 messages
+                "columnar": [len(evs)], "columnar-small": [1, 7, COLUMNS_FROM - 1] * len(evs),
+                "columnar-mixed": [1, 333, 3, COLUMNS_FROM] * len(evs)}
     snapshots = {}
     for name, sizes in packings.items():
         m = Monitor(settings())
         i = off = 0
-        for size in sizes:
+        for k, size in enumerate(sizes):
             if i >= len(evs):
                 break
             chunk = evs[i:i + size]
-            raw = records.encode(chunk[0]) if len(chunk) == 1 else records.encode_batch(chunk)
+            if name.startswith("columnar") and (name != "columnar-mixed" or k % 2):
+                raw = records.encode_columnar(chunk)
+            else:
+                raw = records.encode(chunk[0]) if len(chunk) == 1 else records.encode_batch(chunk)
             assert m.handle(0, off, raw, topic=TOPIC).counted == len(chunk)
             i, off = i + size, off + 1
         fb = [records.make_event(kind="feedback", model="tok", version="1.0.0", event_id=e.event_id,
@@ -243,5 +267,5 @@ def test_single_events_small_and_large_envelopes_give_identical_metrics():
         assert m.handle(0, off, records.encode_batch(fb), topic=TOPIC).counted == len(fb)
         snapshots[name] = m.evaluate(0, "tok@1.0.0", rules=[])[0].metrics
     assert snapshots["single"]["events_total"] == 750 and "drift.prediction.ks_stat" in snapshots["single"]
-    for name in ("small", "mixed", "large"):
+    for name in packings:
         assert snapshots[name] == snapshots["single"], name
