@@ -70,7 +70,9 @@ def services_status(as_json: bool = typer.Option(False, "--json", help="JSON out
 def publish(
     file: Optional[Path] = typer.Argument(None, help="JSONL file of events (default: stdin)"),
     kafka: Optional[str] = typer.Option(None, help="kafka://host:port (default: PREDWATCH_KAFKA)"),
-    single: bool = typer.Option(False, help="one message per event instead of batch envelopes"),
+    single: bool = typer.Option(False, help="one message per event instead of envelopes"),
+    v1: bool = typer.Option(False, "--v1", help="v1 batch envelopes instead of columnar (v2) ones, for consumers "
+                                                "that read contract version 1 only"),
 ) -> None:
     """Publish prediction events from JSONL (one event object per line); bad lines are reported, not sent."""
     from streams.publisher import PredictionPublisher
@@ -78,7 +80,8 @@ def publish(
 
     stream = file.open("r", encoding="utf-8") if file else sys.stdin
     sent = bad = 0
-    with exit_on_service_error(), PredictionPublisher(kafka, settings=settings_or_exit(), envelopes=not single) as pub:
+    with exit_on_service_error(), PredictionPublisher(kafka, settings=settings_or_exit(), envelopes=not single,
+                                                         columnar=not v1) as pub:
         for lineno, line in enumerate(stream, 1):
             if not line.strip():
                 continue

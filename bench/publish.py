@@ -4,8 +4,9 @@
 
 * raw: a confluent-kafka producer with the SDK's producer settings (idempotent, acks=all, lz4)
   sending the same event JSON, pre-encoded, one message per event: the floor of "publishing";
-* sdk (envelopes): ``PredictionPublisher.track_prediction`` per event, validated, encoded and
-  batched into envelopes (the default);
+* sdk (envelopes): ``PredictionPublisher.track_prediction`` per event, validated and batched into
+  columnar (v2) envelopes (the default);
+* sdk (v1 envelopes): the same with ``columnar=False`` (each event encoded, v1 batch envelopes);
 * sdk (single): the same with one message per event.
 
 Each figure includes the final flush (every event acknowledged).  Rounds are interleaved and the
@@ -37,11 +38,11 @@ def make_inputs(n: int, seed: int = 1):
     return pred, lat, chars, langs
 
 
-def run_sdk(settings: Settings, inputs, *, envelopes: bool) -> float:
+def run_sdk(settings: Settings, inputs, *, envelopes: bool, columnar: bool = True) -> float:
     pred, lat, chars, langs = inputs
     n = len(pred)
     ts = time.time()
-    with PredictionPublisher(settings=settings, envelopes=envelopes) as pub:
+    with PredictionPublisher(settings=settings, envelopes=envelopes, columnar=columnar) as pub:
         t0 = time.perf_counter()
         for i in range(n):
             pub.track_prediction("tok-counter", "2.0.0", prediction=pred[i], latency_ms=lat[i], ts=ts,
@@ -84,17 +85,19 @@ def main() -> None:
     with EmbeddedServices(redis=False) as services:
         settings = Settings(kafka=services.kafka_url, partitions=4)
         ensure_topics(settings)
-        results: dict[str, list[float]] = {"raw": [], "sdk_envelopes": [], "sdk_single": []}
+        results: dict[str, list[float]] = {"raw": [], "sdk_envelopes": [], "sdk_v1_envelopes": [], "sdk_single": []}
         for _ in range(args.rounds):
             results["raw"].append(run_raw(settings, inputs))
             results["sdk_envelopes"].append(run_sdk(settings, inputs, envelopes=True))
+            results["sdk_v1_envelopes"].append(run_sdk(settings, inputs, envelopes=True, columnar=False))
             results["sdk_single"].append(run_sdk(settings, inputs, envelopes=False))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"events per run: {args.events:,}; rounds: {args.rounds} (median shown, min-max in brackets)")
     for k, v in results.items():
-        print(f"  {k:14} {med[k]:>12,.0f} events/s   [{min(v):,.0f} - {max(v):,.0f}]")
+        print(f"  {k:16} {med[k]:>12,.0f} events/s   [{min(v):,.0f} - {max(v):,.0f}]")
+    print(f"  sdk columnar / v1 envelopes {med['sdk_envelopes'] / med['sdk_v1_envelopes']:.2f}")
     print(f"  sdk single / raw   {med['sdk_single'] / med['raw']:.2f}")
-    print(f"headline: PredictionPublisher (envelopes) {med['sdk_envelopes']:,.0f} events/s = "
+    print(f"headline: PredictionPublisher (columnar envelopes) {med['sdk_envelopes']:,.0f} events/s = "
           f"{med['sdk_envelopes'] / med['raw']:.2f}x a raw confluent-kafka producer ({med['raw']:,.0f} msg/s)")
 
 

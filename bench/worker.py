@@ -1,10 +1,12 @@
 """Worker throughput and publish-to-alert latency, in one run on the embedded broker and Redis.
 
-    .venv/bin/python bench/worker.py [--events 600000] [--envelope-runs 3] [--single-events 60000]
-                                     [--single-pairs 5]
+    .venv/bin/python bench/worker.py [--events 600000] [--envelope-runs 3] [--v1-runs 2]
+                                     [--single-events 60000] [--single-pairs 5]
 
 1. envelopes: 2,500 events per model (warm-up: reference, first full window, the one-off
-   calibration) and then ``--events`` events are published as batch envelopes; a ``predwatch
+   calibration) and then ``--events`` events are published as columnar envelopes (contract v2,
+   what the publisher sends by default; ``--v1-runs`` more runs, alternated with these, use v1
+   batch envelopes, and the ratio of the medians is printed); a ``predwatch
    worker`` process with the full monitor (windows, four drift tests, River anomaly, ADWIN,
    accuracy, rules, checkpoints) consumes them, timed from when every model is past its warm-up
    (its /metrics counters) to the last event counted (/health).  The machine's speed swings by a
@@ -71,14 +73,15 @@ RULES = """rules:
 T0 = 1_800_000_000.0
 
 
-def prefill(settings: Settings, n: int, *, envelopes: bool, models: int = 4, seed: int = 3, t0: float = T0) -> None:
+def prefill(settings: Settings, n: int, *, envelopes: bool, models: int = 4, seed: int = 3, t0: float = T0,
+            columnar: bool = True) -> None:
     rng = np.random.default_rng(seed)
     pred = rng.normal(100, 10, n)
     lat = rng.lognormal(3, 0.3, n)
     truth = pred * (1 + rng.normal(0, 0.05, n))
     chars = rng.integers(10, 2000, n)
     langs = rng.choice(["en", "de", "ja"], n)
-    with PredictionPublisher(settings=settings, envelopes=envelopes, max_batch_events=1000) as pub:
+    with PredictionPublisher(settings=settings, envelopes=envelopes, columnar=columnar, max_batch_events=1000) as pub:
         for i in range(n):
             pub.track_prediction(f"model-{i % models}", "1.0.0", prediction=float(pred[i]), latency_ms=float(lat[i]),
                                  ground_truth=float(truth[i]), ts=t0 + i / 1000.0,
@@ -223,12 +226,12 @@ def measure_worker(services, settings: Settings, n: int, state: Path,
         w.stop()
 
 
-def prefill_measured(settings: Settings, n: int, *, envelopes: bool) -> int:
+def prefill_measured(settings: Settings, n: int, *, envelopes: bool, columnar: bool = True) -> int:
     """A warm-up per model, then ``n`` events; returns the total."""
     ensure_topics(settings)
     warm = MODELS * WARMUP_PER_MODEL
-    prefill(settings, warm, envelopes=envelopes, seed=1)
-    prefill(settings, n, envelopes=envelopes, t0=T0 + warm / 1000.0)
+    prefill(settings, warm, envelopes=envelopes, seed=1, columnar=columnar)
+    prefill(settings, n, envelopes=envelopes, t0=T0 + warm / 1000.0, columnar=columnar)
     return warm + n
 
 
@@ -347,6 +350,7 @@ def measure_alert_latency(services, state: Path, probes: int, load_eps: float = 
     return latencies
 
 
+ENVELOPES = {2: "columnar (v2) envelopes", 1: "v1 batch envelopes"}
 #: What CpuCounters counts, as printed, and the factor that makes it readable per message.
 WORK = {"cpu_seconds": "CPU µs", "instructions": "instructions", "cycles": "cycles"}
 SCALE = {"cpu_seconds": 1e6, "instructions": 1.0, "cycles": 1.0}
@@ -356,24 +360,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=600_000, help="events per envelope run (after the warm-up)")
     ap.add_argument("--envelope-runs", type=int, default=3, help="envelope runs, each on its own copy (median)")
+    ap.add_argument("--v1-runs", type=int, default=2,
+                    help="runs with v1 batch envelopes instead of columnar (v2) ones, alternated with those")
     ap.add_argument("--single-events", type=int, default=60_000)
     ap.add_argument("--single-pairs", type=int, default=5, help="monitor/decode-only run pairs (median ratio)")
     ap.add_argument("--probes", type=int, default=20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedServices(Path(tmp) / "services", appendonly=False) as services:
         state = Path(tmp)
-        envelope_runs = []
-        for k in range(args.envelope_runs):
-            env_settings = Settings(kafka=services.kafka_url, topic_prefix=f"benchenv{k}", partitions=4)
-            prefill_measured(env_settings, args.events, envelopes=True)
-            eps, timed, env_work = measure_worker(services, env_settings, args.events, state)
-            envelope_runs.append(eps)
-            work = f"; {env_work['cpu_seconds'] * 1e6:.2f} µs of worker CPU per event"
-            work += f", {env_work['cycles']:,.0f} cycles" if "cycles" in env_work else ""
-            print(f"full monitor, batch envelopes, run {k + 1}: {eps:>10,.0f} events/s "
-                  f"(timed over the last {timed:,}{work})")
-        envelope_eps = statistics.median(envelope_runs)
-        print(f"full monitor, batch envelopes (median of {len(envelope_runs)} runs): {envelope_eps:,.0f} events/s")
+        envelope_runs: dict[int, list[float]] = {2: [], 1: []}
+        wanted = {2: args.envelope_runs, 1: args.v1_runs}
+        for k in range(max(wanted.values())):
+            for contract in (2, 1):  # alternated, so that both see the machine's slow and fast phases
+                if k >= wanted[contract]:
+                    continue
+                env_settings = Settings(kafka=services.kafka_url, topic_prefix=f"benchenv{contract}x{k}", partitions=4)
+                prefill_measured(env_settings, args.events, envelopes=True, columnar=contract == 2)
+                eps, timed, env_work = measure_worker(services, env_settings, args.events, state)
+                envelope_runs[contract].append(eps)
+                work = f"; {env_work['cpu_seconds'] * 1e6:.2f} µs of worker CPU per event"
+                work += f", {env_work['cycles']:,.0f} cycles" if "cycles" in env_work else ""
+                print(f"full monitor, {ENVELOPES[contract]}, run {k + 1}: {eps:>10,.0f} events/s "
+                      f"(timed over the last {timed:,}{work})")
+        envelope_eps = statistics.median(envelope_runs[2])
+        print(f"full monitor, {ENVELOPES[2]} (median of {args.envelope_runs} runs): {envelope_eps:,.0f} events/s")
+        if envelope_runs[1]:
+            v1_eps = statistics.median(envelope_runs[1])
+            print(f"full monitor, {ENVELOPES[1]} (median of {args.v1_runs} runs): {v1_eps:,.0f} events/s; "
+                  f"columnar / v1: {envelope_eps / v1_eps:.2f}")
         pairs = []
         for k in range(args.single_pairs):  # each pair reads its own copy; alternate which runs first
             single = Settings(kafka=services.kafka_url, topic_prefix=f"benchsingle{k}", partitions=4)
@@ -404,7 +418,7 @@ def main() -> None:
         print(f"publish-to-alert latency at 10,000 events/s load: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
               f"(max of {len(lat)} probes: {lat[-1] * 1000:.0f} ms)")
     what = "cycles" if "cycles" in work_ratio else "cpu_seconds"
-    print(f"headline: {envelope_eps:,.0f} events/s with envelopes; single events at {ratio:.2f}x "
+    print(f"headline: {envelope_eps:,.0f} events/s with columnar envelopes; single events at {ratio:.2f}x "
           f"the decode-only Faust agent ({single_eps:,.0f} vs {decode_eps:,.0f}/s; {WORK[what]} per message: "
           f"{work_ratio[what]:.2f}x); alert p99 {p99 * 1000:.0f} ms")
 

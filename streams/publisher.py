@@ -1,8 +1,11 @@
 """PredictionPublisher: the SDK a model server uses to publish one event per prediction.
 
-Events are validated before anything is sent, grouped per model into batch envelopes (bounded by
-event count, bytes and linger time), keyed by model, and produced by an idempotent
-confluent-kafka producer.  Delivery failures reach the ``on_delivery_error`` callback and the
+Events are validated before anything is sent, grouped into envelopes (bounded by event count,
+bytes and linger time), keyed by model, and produced by an idempotent confluent-kafka producer.
+Predictions go out as columnar envelopes (contract v2, one per model version: half the bytes of
+v1 and about a third of the consumer's decoding) unless ``columnar=False``; feedback goes out in
+v1 envelopes per model, always after the predictions of that model queued before it, so that the
+join finds them.  Delivery failures reach the ``on_delivery_error`` callback and the
 counters in :attr:`PredictionPublisher.stats`; after a fatal producer error (for example an
 idempotent producer stuck after a broker restart) the producer is recreated and the envelopes
 that were in flight are counted as failed and reported, never silently dropped.
@@ -50,6 +53,69 @@ class PublisherStats:
     errors: list[str] = field(default_factory=list)  # the last few delivery errors
 
 
+class _Columns:
+    """Predictions of one (model, version) waiting to be sent as one columnar envelope."""
+
+    __slots__ = ("event_id", "ts", "latency_ms", "prediction", "ground_truth", "features", "has_truth", "nbytes",
+                 "first_at")
+
+    def __init__(self) -> None:
+        self.event_id: list[str] = []
+        self.ts: list[float] = []
+        self.latency_ms: list[float] = []
+        self.prediction: list[float] = []
+        self.ground_truth: list[float | None] = []
+        self.features: dict[str, list] = {}
+        self.has_truth = False
+        self.nbytes = 128
+        self.first_at = 0.0
+
+    def add(self, e: PredictionEvent) -> None:
+        n = len(self.event_id)
+        self.event_id.append(e.event_id)
+        self.ts.append(e.ts)
+        self.latency_ms.append(e.latency_ms)
+        self.prediction.append(e.prediction)
+        self.ground_truth.append(e.ground_truth)
+        self.has_truth = self.has_truth or e.ground_truth is not None
+        columns = self.features
+        for k, val in e.features.items():
+            col = columns.get(k)
+            if col is None:  # a new feature: null for the events before
+                col = columns[k] = [None] * n
+                self.nbytes += len(k) + 6 + 5 * n
+            col.append(val)
+        if len(columns) > len(e.features):  # features this event does not have: null
+            for col in columns.values():
+                if len(col) == n:
+                    col.append(None)
+            self.nbytes += 5 * (len(columns) - len(e.features))
+        self.nbytes += _row_bytes(e)
+
+    def envelope(self, model: str, version: str, start: int, stop: int) -> bytes:
+        """The JSON of events ``start:stop`` as a columnar envelope."""
+        part = slice(start, stop)
+        gt = self.ground_truth[part] if self.has_truth else None
+        features = {k: col[part] for k, col in self.features.items()}
+        if stop - start < len(self.event_id):  # a part: leave out features none of its events has
+            features = {k: col for k, col in features.items() if col.count(None) != len(col)}
+        return records.encode(records.ColumnarEnvelope(
+            v=records.COLUMNAR_VERSION, model=model, version=version, event_id=self.event_id[part], ts=self.ts[part],
+            latency_ms=self.latency_ms[part], prediction=self.prediction[part], ground_truth=gt, features=features))
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+
+def _row_bytes(e: PredictionEvent) -> int:
+    """About what an event adds to a columnar envelope (numbers at their longest; a string whose
+    JSON escapes make it longer is caught when the envelope is encoded)."""
+    size = len(e.event_id) + 3 + 4 * 25
+    for val in e.features.values():
+        size += len(val) + 3 if type(val) is str else 25
+    return size
+
+
 class _Buffer:
     __slots__ = ("parts", "nbytes", "first_at")
 
@@ -70,7 +136,10 @@ class PredictionPublisher:
     settings
         Settings to use instead of the environment.
     envelopes
-        Send batch envelopes (default).  False sends one message per event.
+        Send batch envelopes (default).  False sends one message per event (v1).
+    columnar
+        With envelopes, send predictions as columnar envelopes (contract v2, default); False
+        sends v1 batch envelopes, for consumers that read v1 only.
     max_batch_events, max_batch_bytes, linger_ms
         Bounds of one envelope: it is sent when any is reached.
     stall_timeout_s
@@ -82,6 +151,7 @@ class PredictionPublisher:
     """
 
     def __init__(self, kafka: str | None = None, *, settings: Settings | None = None, envelopes: bool = True,
+                 columnar: bool = True,
                  max_batch_events: int = 5000, max_batch_bytes: int = 900_000, linger_ms: float = 50.0,
                  on_delivery_error: Callable[[str, int, str], None] | None = None,
                  producer_config: Mapping[str, Any] | None = None, create_topics: bool = True,
@@ -108,6 +178,7 @@ class PredictionPublisher:
 
             ensure_topics(settings, (PREDICTIONS,))
         self.envelopes = envelopes
+        self.columnar = envelopes and columnar
         self.max_batch_events = max_batch_events
         self.max_batch_bytes = max_batch_bytes
         self.linger_s = linger_ms / 1000.0
@@ -129,7 +200,8 @@ class PredictionPublisher:
         self._seq = 0
         self._generation = 0
         self._last_ack = time.monotonic()
-        self._buffers: dict[str, _Buffer] = {}
+        self._buffers: dict[str, _Buffer] = {}  # v1 envelopes, per model
+        self._columns: dict[tuple[str, str], _Columns] = {}  # columnar envelopes, per (model, version)
         self._valid_ids: set[tuple[str, str]] = set()
         self._producer = self._new_producer()
         self._closed = False
@@ -151,12 +223,11 @@ class PredictionPublisher:
                                        latency_ms=latency_ms, ground_truth=ground_truth,
                                        features=dict(features) if features else None, event_id=event_id, ts=ts)
             self._valid_ids.add((model, version))
-            self._append(model, records.encode(event))
-            return event_id
-        event = PredictionEvent(v=1, event_id=event_id, model=model, version=version, ts=ts, latency_ms=latency_ms,
-                                prediction=prediction, ground_truth=ground_truth,
-                                features=dict(features) if features else {})
-        self._append(model, records.encode(event))
+        else:
+            event = PredictionEvent(v=1, event_id=event_id, model=model, version=version, ts=ts,
+                                    latency_ms=latency_ms, prediction=prediction, ground_truth=ground_truth,
+                                    features=dict(features) if features else {})
+        self._append_prediction(event)
         return event_id
 
     def track_feedback(self, model: str, version: str, event_id: str, ground_truth: float,
@@ -187,7 +258,10 @@ class PredictionPublisher:
                 raise ContractError([(f"events[{i}]", item, str(exc))]) from None
             checked.append(event)
         for event in checked:
-            self._append(event.model, records.encode(event))
+            if event.kind == "prediction":
+                self._append_prediction(event)
+            else:
+                self._append(event.model, records.encode(event))
         return len(checked)
 
     def flush(self, timeout: float = 30.0) -> int:
@@ -196,6 +270,8 @@ class PredictionPublisher:
             return len(self._unacked)
         deadline = time.monotonic() + timeout
         with self._lock:
+            for key in list(self._columns):
+                self._send_columns(key)
             for model in list(self._buffers):
                 self._send(model)
         while True:
@@ -250,10 +326,48 @@ class PredictionPublisher:
             if len(buf.parts) >= self.max_batch_events:
                 self._send(model)
 
+    def _append_prediction(self, event: PredictionEvent) -> None:
+        if not self.columnar:
+            self._append(event.model, records.encode(event))
+            return
+        if self._closed:
+            raise PublishError("publisher is closed")
+        key = (event.model, event.version)
+        with self._lock:
+            self.stats.events_accepted += 1
+            buf = self._columns.get(key)
+            if buf is None:
+                buf = self._columns[key] = _Columns()
+            elif buf.nbytes + _row_bytes(event) + 5 * len(buf.features) > self.max_batch_bytes:
+                self._send_columns(key)
+                buf = self._columns[key] = _Columns()
+            if not buf.event_id:
+                buf.first_at = time.monotonic()
+            buf.add(event)
+            if len(buf) >= self.max_batch_events:
+                self._send_columns(key)
+
+    def _send_columns(self, key: tuple[str, str]) -> None:
+        buf = self._columns.pop(key, None)
+        if buf is None or not buf.event_id:
+            return
+        model, version = key
+        parts = [(0, len(buf))]
+        while parts:  # halved until each fits (a string whose JSON escapes outgrew the estimate)
+            start, stop = parts.pop(0)
+            payload = buf.envelope(model, version, start, stop)
+            if len(payload) > min(self.max_batch_bytes, MAX_MESSAGE_BYTES - 1024) and stop - start > 1:
+                mid = (start + stop) // 2
+                parts[:0] = [(start, mid), (mid, stop)]
+                continue
+            self._produce(model, payload, stop - start)
+
     def _send(self, model: str) -> None:
         buf = self._buffers.pop(model, None)
         if buf is None or not buf.parts:
             return
+        for key in [k for k in self._columns if k[0] == model]:  # predictions before the feedback
+            self._send_columns(key)
         payload = _ENVELOPE_HEAD + b",".join(buf.parts) + _ENVELOPE_TAIL
         self._produce(model, payload, len(buf.parts))
 
@@ -333,9 +447,12 @@ class PredictionPublisher:
             elif self._unacked and time.monotonic() - self._last_ack > self.stall_timeout_s:
                 # an idempotent producer can stay stuck after a broker restart, with no error at all
                 self._recreate(f"no acknowledgement for {self.stall_timeout_s:g}s")
-            if self.linger_s >= 0 and self._buffers:
+            if self.linger_s >= 0 and (self._buffers or self._columns):
                 now = time.monotonic()
                 with self._lock:
+                    for key, cols in list(self._columns.items()):
+                        if cols.event_id and now - cols.first_at >= self.linger_s:
+                            self._send_columns(key)
                     for model, buf in list(self._buffers.items()):
                         if buf.parts and now - buf.first_at >= self.linger_s:
                             self._send(model)

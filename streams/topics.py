@@ -3,7 +3,7 @@
 ========================  =============  ==============================================
 topic (prefix ``predwatch``)  key        records
 ========================  =============  ==============================================
-``predwatch.predictions``  model         PredictionEvent or batch envelope
+``predwatch.predictions``  model         PredictionEvent, batch envelope (v1) or columnar envelope (v2)
 ``predwatch.metrics``      model         MetricSnapshot
 ``predwatch.alerts``       fingerprint   Alert (firing / resolved)
 ``predwatch.deadletter``   source key    DeadLetter
@@ -37,7 +37,7 @@ class TopicSpec:
     retention_ms: int = 7 * 24 * 3600 * 1000
 
 
-PREDICTIONS = TopicSpec("predictions", "model", "prediction events and batch envelopes")
+PREDICTIONS = TopicSpec("predictions", "model", "prediction events, batch and columnar envelopes")
 METRICS = TopicSpec("metrics", "model", "metric snapshots per (model, version)")
 ALERTS = TopicSpec("alerts", "fingerprint", "firing and resolved alerts", retention_ms=30 * 24 * 3600 * 1000)
 DEADLETTER = TopicSpec("deadletter", "source key", "rejected messages with a reason", retention_ms=30 * 24 * 3600 * 1000)

@@ -22,24 +22,27 @@ def env(kafka_url, redis_url, topic_prefix, tmp_path, monkeypatch):
     return values
 
 
-def test_publish_jsonl_reports_bad_lines_and_sends_the_rest(env, kafka_bootstrap, tmp_path):
+@pytest.mark.parametrize("flags,contract", [([], 2), (["--v1"], 1)])
+def test_publish_jsonl_reports_bad_lines_and_sends_the_rest(env, kafka_bootstrap, tmp_path, flags, contract):
     from tests.agents.worker_proc import TopicReader, decode_all
 
     f = tmp_path / "events.jsonl"
     good = {"model": "tok", "version": "1.0.0", "ts": 5.0, "latency_ms": 3.0, "prediction": 7.0}
     f.write_text("\n".join([json.dumps(good), json.dumps(dict(good, latency_ms=-1)), "not json",
                             json.dumps(dict(good, prediction=8.0)), ""]) + "\n")
-    result = CliRunner().invoke(app, ["publish", str(f)])
+    result = CliRunner().invoke(app, ["publish", str(f), *flags])
     assert result.exit_code == 1, result.output
     assert "sent 2 event(s), rejected 2 line(s)" in result.output
     assert "line 2: latency_ms: got -1" in result.output and "line 3:" in result.output
     reader = TopicReader(kafka_bootstrap, f"{env['PREDWATCH_TOPIC_PREFIX']}.predictions")
-    events = []
+    events, values = [], []
     deadline_reads = 0
     while len(events) < 2 and deadline_reads < 50:
-        events = decode_all([v for *_, v in reader.drain(0.2)])
+        values = [v for *_, v in reader.drain(0.2)]  # every record so far
+        events = decode_all(values)
         deadline_reads += 1
     assert [e.prediction for e in events] == [7.0, 8.0]
+    assert {json.loads(v)["v"] for v in values} == {contract}  # one envelope, columnar unless --v1
     reader.close()
 
 

@@ -17,8 +17,9 @@ from streams.settings import Settings
 from streams.subscriber import AlertSubscriber
 
 
-def read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 60.0) -> list:
-    """Every message of ``topic`` read with a plain consumer, until ``expect`` events or the deadline."""
+def read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 60.0, raw: bool = False) -> list:
+    """Every message of ``topic`` read with a plain consumer, until ``expect`` events or the deadline,
+    as (partition, offset, events), with ``raw`` (partition, offset, events, value)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader", "enable.auto.commit": False,
                   "fetch.queue.backoff.ms": 10, "log_level": 3})
     md = c.list_topics(topic, timeout=10)
@@ -30,24 +31,27 @@ def read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 60.0) -
             continue
         evs = records.decode_message(msg.value())
         assert msg.key() == evs[0].model.encode()
-        out.append((msg.partition(), msg.offset(), evs))
+        out.append((msg.partition(), msg.offset(), evs) + ((msg.value(),) if raw else ()))
         n += len(evs)
     # a short extra read proves nothing more (no duplicate) arrives
     end = time.monotonic() + 1.0
     while time.monotonic() < end:
         msg = c.poll(0.1)
         if msg is not None and not msg.error():
-            out.append((msg.partition(), msg.offset(), records.decode_message(msg.value())))
+            out.append((msg.partition(), msg.offset(), records.decode_message(msg.value()))
+                       + ((msg.value(),) if raw else ()))
     c.close()
     return out
 
 
-def test_50k_events_arrive_once_in_order(kafka_url, kafka_bootstrap, topic_prefix):
+@pytest.mark.parametrize("columnar", [True, False], ids=["v2-columnar", "v1-envelopes"])
+def test_50k_events_arrive_once_in_order(kafka_url, kafka_bootstrap, topic_prefix, columnar):
     settings = Settings(kafka=kafka_url, topic_prefix=topic_prefix, partitions=3)
     models = ["tok-a", "tok-b", "zip-c", "tok-d"]
     sent: dict[str, list[str]] = defaultdict(list)
     failures = []
-    with PredictionPublisher(settings=settings, max_batch_events=700, on_delivery_error=lambda *a: failures.append(a)) as pub:
+    with PredictionPublisher(settings=settings, max_batch_events=700, columnar=columnar,
+                             on_delivery_error=lambda *a: failures.append(a)) as pub:
         for i in range(50_000):
             model = models[i % 4]
             eid = pub.track_prediction(model, "1.0.0", prediction=float(i), latency_ms=5.0 + i % 7,
@@ -55,9 +59,10 @@ def test_50k_events_arrive_once_in_order(kafka_url, kafka_bootstrap, topic_prefi
             sent[model].append(eid)
         assert pub.flush(30) == 0
         assert pub.stats.events_delivered == 50_000 and pub.stats.events_failed == 0
-    got = read_all(kafka_bootstrap, f"{topic_prefix}.predictions", 50_000)
+    got = read_all(kafka_bootstrap, f"{topic_prefix}.predictions", 50_000, raw=True)
+    assert {json.loads(value)["v"] for *_, value in got} == {2 if columnar else 1}
     received: dict[str, list[str]] = defaultdict(list)
-    for _, _, evs in sorted(got, key=lambda x: (x[0], x[1])):
+    for _, _, evs, _ in sorted(got, key=lambda x: (x[0], x[1])):
         for e in evs:
             received[e.model].append(e.event_id)
     assert sum(len(v) for v in received.values()) == 50_000  # 0 lost, 0 duplicated
@@ -76,6 +81,60 @@ def test_single_event_messages_and_feedback(kafka_url, kafka_bootstrap, topic_pr
     assert [len(es) for _, _, es in got] == [1, 1, 1]
     assert [e.kind for e in evs] == ["prediction", "feedback", "prediction"]
     assert evs[1].event_id == "ev-1" and evs[1].ground_truth == 4.0
+
+
+def test_columnar_envelopes_per_version_with_feedback_after_its_prediction(kafka_url, kafka_bootstrap, topic_prefix):
+    """Two versions of one model interleaved, features that come and go, feedback right after its
+    prediction: predictions arrive as one columnar envelope per version, decoding to exactly the
+    events tracked, and every feedback message comes after the message with its prediction."""
+    settings = Settings(kafka=kafka_url, topic_prefix=topic_prefix, partitions=1)
+    tracked, feedback = [], {}
+    with PredictionPublisher(settings=settings, max_batch_events=50, linger_ms=60_000) as pub:
+        for i in range(400):
+            version = ["1.0.0", "1.1.0-rc.1"][i % 2]
+            features = {k: v for k, v in {"lang": ["en", "de"][i % 2], "chars": i, "flag": i % 3 == 0}.items()
+                        if (i // 7 + len(k)) % 3}
+            eid = pub.track_prediction("tok", version, prediction=float(i), latency_ms=1.0 + i % 5, ts=1000.0 + i,
+                                       ground_truth=float(i) if i % 4 == 0 else None, features=features)
+            tracked.append(records.make_event(model="tok", version=version, prediction=float(i), latency_ms=1.0 + i % 5,
+                                              ts=1000.0 + i, ground_truth=float(i) if i % 4 == 0 else None,
+                                              features=features, event_id=eid))
+            if i % 9 == 0:
+                pub.track_feedback("tok", version, eid, ground_truth=i + 0.5, ts=1000.5 + i)
+                feedback[eid] = i + 0.5
+    got = read_all(kafka_bootstrap, f"{topic_prefix}.predictions", 400 + len(feedback), raw=True)
+    seen_at, predictions, joined = {}, [], 0
+    for _, offset, evs, value in sorted(got, key=lambda x: x[1]):
+        if evs[0].kind == "prediction":
+            obj = json.loads(value)
+            assert obj["v"] == 2 and {e.version for e in evs} == {obj["version"]}
+            predictions += evs
+            seen_at.update((e.event_id, offset) for e in evs)
+        else:
+            assert json.loads(value)["v"] == 1
+            for e in evs:
+                assert seen_at[e.event_id] < offset and e.ground_truth == feedback[e.event_id]
+                joined += 1
+    assert joined == len(feedback)
+    by_id = {e.event_id: e for e in predictions}
+    assert len(by_id) == 400 and [by_id[e.event_id] for e in tracked] == tracked
+    for version in ("1.0.0", "1.1.0-rc.1"):  # per-version order kept
+        assert [e.event_id for e in predictions if e.version == version] == \
+               [e.event_id for e in tracked if e.version == version]
+
+
+def test_columnar_envelope_is_split_when_json_escapes_outgrow_the_estimate(kafka_url, kafka_bootstrap, topic_prefix):
+    """Control characters cost six bytes each in JSON: envelopes are halved until they fit."""
+    settings = Settings(kafka=kafka_url, topic_prefix=topic_prefix, partitions=1)
+    with PredictionPublisher(settings=settings, max_batch_events=5000, linger_ms=60_000) as pub:
+        for i in range(3000):
+            pub.track_prediction("esc", "1.0.0", prediction=1.0, latency_ms=1.0, ts=1000.0 + i,
+                                 features={"text": "\x01" * 250 + f"{i:06d}"})
+        assert pub.flush(30) == 0 and pub.stats.events_delivered == 3000
+    got = read_all(kafka_bootstrap, f"{topic_prefix}.predictions", 3000, raw=True)
+    assert len(got) > 1 and all(len(value) <= 900_000 for *_, value in got)
+    texts = [e.features["text"] for _, _, evs, _ in sorted(got, key=lambda x: x[1]) for e in evs]
+    assert texts == ["\x01" * 250 + f"{i:06d}" for i in range(3000)]
 
 
 @pytest.mark.parametrize("kwargs,field", [
