@@ -70,7 +70,8 @@ class _Columns:
         self.nbytes = 128
         self.first_at = 0.0
 
-    def add(self, e: PredictionEvent) -> None:
+    def add(self, e: PredictionEvent, size: int) -> None:
+        """Append one event that adds about ``size`` bytes (:func:`_row_bytes`)."""
         n = len(self.event_id)
         self.event_id.append(e.event_id)
         self.ts.append(e.ts)
@@ -90,7 +91,7 @@ class _Columns:
                 if len(col) == n:
                     col.append(None)
             self.nbytes += 5 * (len(columns) - len(e.features))
-        self.nbytes += _row_bytes(e)
+        self.nbytes += size
 
     def envelope(self, model: str, version: str, start: int, stop: int) -> bytes:
         """The JSON of events ``start:stop`` as a columnar envelope."""
@@ -336,14 +337,15 @@ class PredictionPublisher:
         with self._lock:
             self.stats.events_accepted += 1
             buf = self._columns.get(key)
+            size = _row_bytes(event)
             if buf is None:
                 buf = self._columns[key] = _Columns()
-            elif buf.nbytes + _row_bytes(event) + 5 * len(buf.features) > self.max_batch_bytes:
+            elif buf.nbytes + size + 5 * len(buf.features) > self.max_batch_bytes:
                 self._send_columns(key)
                 buf = self._columns[key] = _Columns()
             if not buf.event_id:
                 buf.first_at = time.monotonic()
-            buf.add(event)
+            buf.add(event, size)
             if len(buf) >= self.max_batch_events:
                 self._send_columns(key)
 
