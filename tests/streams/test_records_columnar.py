@@ -143,3 +143,16 @@ def test_columnar_envelope_is_half_the_bytes_of_v1():
                               prediction=100.0 + i % 13, ground_truth=101.0, features={"lang": "en", "chars": i})
            for i in range(1000)]
     assert len(records.encode_columnar(evs)) < 0.6 * len(records.encode_batch(evs))
+
+
+def test_any_key_order_and_spacing_is_read():
+    """The publisher writes ``{"v":2,`` first (read without looking further); plain JSON from
+    anyone else may order and space keys as it likes."""
+    reordered = dict(reversed(list(GOOD.items())))
+    spaced = b'{ "v" : 2, ' + msgspec.json.encode({k: v for k, v in GOOD.items() if k != "v"})[1:]
+    want = records.decode_message(msgspec.json.encode(GOOD))
+    assert records.decode_message(msgspec.json.encode(reordered)) == want
+    assert records.decode_message(spaced) == want
+    err = _reject(msgspec.json.encode(dict(reversed(list(dict(GOOD, latency_ms=[1, 2, -3]).items())))),
+                  "invalid_field")
+    assert err.problems[0][0] == "latency_ms[2]"
