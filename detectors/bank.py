@@ -300,9 +300,9 @@ class VersionMonitor:
         if getattr(col, "dtype", None) is not None and col.dtype.kind == "b":
             col = np.where(col, "true", "false")  # as the reference spells booleans
         codes = self._codes[name]
-        try:  # the common case, every value a known category: one dict lookup each
-            return np.array([codes[x] for x in (col.tolist() if hasattr(col, "tolist") else col)],
-                            dtype=np.float64)
+        try:  # the common case, every value a known category: one dict lookup each (in C)
+            values = col.tolist() if hasattr(col, "tolist") else list(col)
+            return np.fromiter(map(codes.__getitem__, values), np.float64, len(values))
         except (KeyError, TypeError):  # missing, unseen or not a string: below
             pass
         arr = np.asarray(col, dtype=object)

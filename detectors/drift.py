@@ -146,12 +146,19 @@ def _ks_d(sorted_ref: np.ndarray, window: np.ndarray, ref_cdf: np.ndarray | None
     ``ref_cdf``: the reference ECDF at its own values, ``searchsorted(r, r, "right") / m``, if the
     caller keeps it.  Queries are sorted, which keeps ``searchsorted`` cache-friendly.
     """
-    m = sorted_ref.size
-    w = np.sort(window)
-    n = w.size
+    return _ks_d_sorted(sorted_ref, np.sort(window), ref_cdf)
+
+
+def _ks_d_sorted(sorted_ref: np.ndarray, w: np.ndarray, ref_cdf: np.ndarray | None = None) -> float:
+    """:func:`_ks_d` of a window already sorted."""
+    m, n = sorted_ref.size, w.size
     if ref_cdf is None:
         ref_cdf = np.searchsorted(sorted_ref, sorted_ref, side="right") / m
-    at_w = np.searchsorted(sorted_ref, w, side="right") / m - np.searchsorted(w, w, side="right") / n
+    if n > 1 and (w[1:] == w[:-1]).any():  # ties: the ECDF at a value counts all its copies
+        w_cdf = np.searchsorted(w, w, side="right") / n
+    else:  # no ties (continuous values): the same numbers without n binary searches
+        w_cdf = np.arange(1, n + 1) / n
+    at_w = np.searchsorted(sorted_ref, w, side="right") / m - w_cdf
     at_r = ref_cdf - np.searchsorted(w, sorted_ref, side="right") / n
     hi = max(at_w.max(), at_r.max())
     lo = max(-at_w.min(), -at_r.min())
@@ -208,6 +215,14 @@ def psi_edges(reference, bins: int = 10) -> np.ndarray:
     check_int("bins", bins, 2)
     ref = _clean("reference", reference)
     return np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+
+
+def sorted_bin_counts(edges: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1)`` for
+    sorted values: bin ``i`` holds ``edges[i-1] <= x < edges[i]``, counted with one binary search
+    per edge instead of one per value."""
+    below = np.searchsorted(sorted_values, edges, side="left")  # values < each edge
+    return np.diff(below, prepend=0, append=sorted_values.size)
 
 
 def psi_from_counts(ref_counts, win_counts) -> float:
@@ -552,17 +567,18 @@ class NumericDriftTest(_Calibrated):
         """
         alpha = self.alpha if alpha is None else check_float("alpha", alpha, 0.0, 1.0,
                                                              lo_open=True, hi_open=True)
-        win = _clean("window", window)
+        values = _clean("window", window)
+        win = np.sort(values)
         ref, n, m = self.reference, win.size, self.reference.n
         if self.ks_method == "asymp":
-            d = _ks_d(ref.values, win, self.ref_cdf)
+            d = _ks_d_sorted(ref.values, win, self.ref_cdf)
             pk = _ks_asymp_p(d, m, n)
         else:
             r = stats.ks_2samp(ref.values, win, method=self.ks_method)
             d, pk = float(r.statistic), float(r.pvalue)
-        wc = np.bincount(np.searchsorted(self.edges, win, side="right"), minlength=self.edges.size + 1)
+        wc = sorted_bin_counts(self.edges, win)
         psi = psi_from_counts(self.ref_bin_counts, wc)
-        z = float(_z(float(win.mean()), ref.mean, ref.std, n, m))
+        z = float(_z(float(values.mean()), ref.mean, ref.std, n, m))  # summed in arrival order
         pz = float(2 * special.ndtr(-abs(z)))
         return {
             "ks": self._judge("ks", d, pk, 0.0, lambda a: _ks_asymp_isf(a, m, n), n, alpha, null_n),

@@ -206,3 +206,28 @@ def test_constant_reference_flags_any_change_and_nothing_else():
     assert not any(r.drift for r in same.values())
     assert moved["ks"].drift and moved["zscore"].drift
     assert not moved["psi"].drift   # one bin holds the whole reference: PSI cannot see the move
+
+
+def test_bin_counts_of_a_sorted_window_equal_bincount_of_searchsorted():
+    from detectors.drift import psi_edges, sorted_bin_counts
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        ref = rng.integers(0, 20, 300).astype(float)  # ties, and values equal to edges
+        edges = psi_edges(ref)
+        win = np.concatenate([rng.integers(-3, 24, int(rng.integers(0, 50))).astype(float), edges[:2]])
+        want = np.bincount(np.searchsorted(edges, win, side="right"), minlength=edges.size + 1)
+        np.testing.assert_array_equal(sorted_bin_counts(edges, np.sort(win)), want)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_ks_d_of_windows_with_and_without_ties_equals_scipy(ties):
+    from detectors.drift import _ks_d
+
+    rng = np.random.default_rng(12)
+    for _ in range(50):
+        ref = rng.normal(size=400)
+        win = rng.normal(0.1, 1.0, int(rng.integers(1, 300)))
+        if ties:
+            ref, win = np.round(ref, 1), np.round(win, 1)
+        assert _ks_d(np.sort(ref), win) == stats.ks_2samp(ref, win, method="asymp").statistic
