@@ -215,19 +215,29 @@ class PredictionPublisher:
     def track_prediction(self, model: str, version: str, prediction: float, latency_ms: float,
                          ground_truth: float | None = None, features: Mapping[str, Any] | None = None,
                          event_id: str | None = None, ts: float | None = None) -> str:
-        """Validate and queue one prediction event; returns its ``event_id``."""
+        """Validate and queue one prediction event; returns its ``event_id``.
+
+        Numbers may be numpy scalars (``np.float64``, ``np.int64``, ``np.bool_`` features): they are
+        sent as the plain values they hold.
+        """
         event_id = event_id or records.new_event_id()
         ts = time.time() if ts is None else ts
+        if type(prediction) is not float or type(latency_ms) is not float or type(ts) is not float:
+            prediction, latency_ms, ts = _plain(prediction), _plain(latency_ms), _plain(ts)
+        if ground_truth is not None and type(ground_truth) is not float:
+            ground_truth = _plain(ground_truth)
+        if features:
+            features = _plain_features(features)
         if (model, version) not in self._valid_ids or not _fast_ok(prediction, latency_ms, ground_truth, ts, event_id):
             # the thorough path names every problem; afterwards the pair is known good
             event = records.make_event(kind="prediction", model=model, version=version, prediction=prediction,
                                        latency_ms=latency_ms, ground_truth=ground_truth,
-                                       features=dict(features) if features else None, event_id=event_id, ts=ts)
+                                       features=features or None, event_id=event_id, ts=ts)
             self._valid_ids.add((model, version))
         else:
             event = PredictionEvent(v=1, event_id=event_id, model=model, version=version, ts=ts,
                                     latency_ms=latency_ms, prediction=prediction, ground_truth=ground_truth,
-                                    features=dict(features) if features else {})
+                                    features=features or {})
         self._append_prediction(event)
         return event_id
 
@@ -357,7 +367,11 @@ class PredictionPublisher:
         parts = [(0, len(buf))]
         while parts:  # halved until each fits (a string whose JSON escapes outgrew the estimate)
             start, stop = parts.pop(0)
-            payload = buf.envelope(model, version, start, stop)
+            try:
+                payload = buf.envelope(model, version, start, stop)
+            except (TypeError, msgspec.EncodeError) as exc:  # not expected: values are plain after validation
+                self._failed(model, stop - start, f"could not encode a columnar envelope: {exc}")
+                continue
             if len(payload) > min(self.max_batch_bytes, MAX_MESSAGE_BYTES - 1024) and stop - start > 1:
                 mid = (start + stop) // 2
                 parts[:0] = [(start, mid), (mid, stop)]
@@ -458,6 +472,35 @@ class PredictionPublisher:
                     for model, buf in list(self._buffers.items()):
                         if buf.parts and now - buf.first_at >= self.linger_s:
                             self._send(model)
+
+
+_PLAIN_TYPES = (bool, int, float, str)
+
+
+def _plain(x: Any) -> Any:
+    """A numpy scalar as the Python value it holds (anything else unchanged: validation names it)."""
+    t = type(x)
+    if t is float or t is int or t is str or t is bool or x is None:
+        return x
+    item = getattr(x, "item", None)  # numpy scalars
+    if item is not None and getattr(x, "ndim", None) == 0:
+        value = item()
+        if isinstance(value, _PLAIN_TYPES):
+            return value
+    for kind in _PLAIN_TYPES:  # subclasses (np.float64 is a float, IntEnum an int)
+        if isinstance(x, kind):
+            return kind(x)
+    return x
+
+
+def _plain_features(features: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``features`` with numpy scalars and subclasses of str/int/float as plain values."""
+    out = dict(features)
+    for k, v in out.items():
+        t = type(v)
+        if t is not float and t is not str and t is not int and t is not bool:
+            out[k] = _plain(v)
+    return out
 
 
 def _fast_ok(prediction: Any, latency_ms: Any, ground_truth: Any, ts: Any, event_id: Any) -> bool:

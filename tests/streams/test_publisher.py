@@ -137,6 +137,26 @@ def test_columnar_envelope_is_split_when_json_escapes_outgrow_the_estimate(kafka
     assert texts == ["\x01" * 250 + f"{i:06d}" for i in range(3000)]
 
 
+@pytest.mark.parametrize("columnar", [True, False], ids=["v2-columnar", "v1-envelopes"])
+def test_numpy_scalars_are_sent_as_plain_values(kafka_url, kafka_bootstrap, topic_prefix, columnar):
+    """Model servers hand over numpy numbers: they must arrive as the values they hold, not fail
+    later in the publisher's thread (msgspec cannot encode numpy scalars)."""
+    import numpy as np
+
+    settings = Settings(kafka=kafka_url, topic_prefix=topic_prefix, partitions=1)
+    with PredictionPublisher(settings=settings, columnar=columnar) as pub:
+        for i in range(3):  # the first call takes the thorough path, the next ones the fast path
+            pub.track_prediction("np", "1.0.0", prediction=np.float64(1.5 + i), latency_ms=np.float32(2.0),
+                                 ground_truth=np.int64(4), ts=np.float64(100.0 + i),
+                                 features={"n": np.int64(7), "flag": np.bool_(True), "lang": np.str_("en"),
+                                           "x": np.float64(0.25)})
+        assert pub.flush(30) == 0 and pub.stats.events_failed == 0
+    evs = [e for _, _, es in read_all(kafka_bootstrap, f"{topic_prefix}.predictions", 3) for e in es]
+    assert [(e.prediction, e.latency_ms, e.ground_truth, e.ts) for e in evs] == \
+           [(1.5 + i, 2.0, 4.0, 100.0 + i) for i in range(3)]
+    assert all(e.features == {"n": 7.0, "flag": True, "lang": "en", "x": 0.25} for e in evs)
+
+
 @pytest.mark.parametrize("kwargs,field", [
     (dict(prediction=float("nan"), latency_ms=1.0), "prediction"),
     (dict(prediction=1.0, latency_ms=float("inf")), "latency_ms"),
