@@ -2,8 +2,9 @@
 
 Every record is a UTF-8 JSON object with ``"v": 1``, except the columnar envelope of predictions,
 ``"v": 2`` (:class:`ColumnarEnvelope`: one array per field instead of one object per event, which
-is half the bytes and about a third of the worker's cost to decode).  A consumer reads both.  Decoding goes through msgspec (typed,
-validated in C, about as fast as orjson parses untyped JSON).  When the fast path rejects a
+is half the bytes and about a third of the worker's cost to decode).  A consumer reads both.
+Decoding goes through msgspec (typed, validated in C, about as fast as orjson parses untyped
+JSON).  When the fast path rejects a
 message, a second pass over the parsed JSON collects *every* problem as (field, value, accepted),
 so a producer sees all that is wrong at once; the message of :class:`~streams.errors.ContractError`
 lists them.  ``ContractError.reason`` is one of :data:`REASONS` (a small closed set, used as a
@@ -15,7 +16,9 @@ Choices where the design is silent:
   adding a field is therefore a new ``v``;
 * ``ts`` must be positive; ``features`` keys follow the model-name alphabet (1-128 chars);
 * a feedback event carries ``event_id`` of the prediction it completes and a non-null
-  ``ground_truth``, and no ``latency_ms``/``prediction``.
+  ``ground_truth``, and no ``latency_ms``/``prediction``;
+* a columnar envelope holds predictions of one model *version* (its arrays share one key of the
+  monitor's state) and no feedback (that stays a v1 event, usually sent on its own later).
 
 Examples
 --------
