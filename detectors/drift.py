@@ -222,7 +222,12 @@ def sorted_bin_counts(edges: np.ndarray, sorted_values: np.ndarray) -> np.ndarra
     sorted values: bin ``i`` holds ``edges[i-1] <= x < edges[i]``, counted with one binary search
     per edge instead of one per value."""
     below = np.searchsorted(sorted_values, edges, side="left")  # values < each edge
-    return np.diff(below, prepend=0, append=sorted_values.size)
+    out = np.empty(edges.size + 1, dtype=np.int64)  # np.diff(below, prepend=0, append=n), without its concatenations
+    out[0] = below[0] if edges.size else sorted_values.size
+    out[1:-1] = below[1:] - below[:-1]
+    if edges.size:
+        out[-1] = sorted_values.size - below[-1]
+    return out
 
 
 def psi_from_counts(ref_counts, win_counts) -> float:
