@@ -56,8 +56,8 @@ class PublisherStats:
 class _Columns:
     """Predictions of one (model, version) waiting to be sent as one columnar envelope."""
 
-    __slots__ = ("event_id", "ts", "latency_ms", "prediction", "ground_truth", "features", "has_truth", "nbytes",
-                 "first_at")
+    __slots__ = ("event_id", "features", "first_at", "ground_truth", "has_truth", "latency_ms", "nbytes", "prediction",
+                 "ts")
 
     def __init__(self) -> None:
         self.event_id: list[str] = []

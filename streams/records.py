@@ -39,9 +39,10 @@ import math
 import os
 import re
 import threading
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from types import SimpleNamespace
-from typing import Annotated, Any, Callable, Iterable
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -489,7 +490,7 @@ class ColumnBatch:
                                                          self.prediction.tolist(), self.ground_truth.tolist())):
             features = {k: c[i] for k, c in zip(names, cols) if c[i] is not None}
             out.append(PredictionEvent(v=VERSION, event_id=eid, model=self.model, version=self.version, ts=ts,
-                                       latency_ms=lat, prediction=pred, ground_truth=None if gt != gt else gt,
+                                       latency_ms=lat, prediction=pred, ground_truth=None if math.isnan(gt) else gt,
                                        features=features))
         return out
 
