@@ -36,22 +36,23 @@ def publish(pub, rng, model, n, *, t0, rate=100.0, latency_ms=20.0, shift=0.0, e
 
 @pytest.fixture(scope="module")
 def fleet(kafka_url, kafka_bootstrap, redis_url, tmp_path_factory):
-    """One worker watching four models, each driven through a scenario."""
+    """One worker watching four models, each driven through a scenario; "drift" is published in
+    v1 batch envelopes, the others in columnar (v2) ones, so the worker reads both contracts."""
     prefix = "e2efleet"
     worker = WorkerProcess(kafka_url=kafka_url, redis_url=redis_url, prefix=prefix,
                            state_dir=tmp_path_factory.mktemp("fleet"), rules=RULES).start()
     settings = Settings(kafka=kafka_url, topic_prefix=prefix, partitions=2)
     rng = np.random.default_rng(20261127)
     total = 0
-    with PredictionPublisher(settings=settings) as pub:
+    with PredictionPublisher(settings=settings) as pub, PredictionPublisher(settings=settings, columnar=False) as v1:
         t = publish(pub, rng, "stationary", 20_000, t0=1_800_000_000.0)
         total += 20_000
         t = publish(pub, rng, "latency", 3_000, t0=1_800_000_000.0)
         t = publish(pub, rng, "latency", 3_000, t0=t, latency_ms=600.0)
         publish(pub, rng, "latency", 3_000, t0=t)
         total += 9_000
-        t = publish(pub, rng, "drift", 3_000, t0=1_800_000_000.0)
-        publish(pub, rng, "drift", 3_000, t0=t, shift=30.0)
+        t = publish(v1, rng, "drift", 3_000, t0=1_800_000_000.0)
+        publish(v1, rng, "drift", 3_000, t0=t, shift=30.0)
         total += 6_000
         t = publish(pub, rng, "accuracy", 3_000, t0=1_800_000_000.0)
         publish(pub, rng, "accuracy", 4_000, t0=t, error=0.6)
