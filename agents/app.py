@@ -66,6 +66,7 @@ class WorkerStatus:
     counted: int = 0
     deadlettered: int = 0
     duplicates_skipped: int = 0
+    early_skipped: int = 0  # read before the partition's assignment was handled: read again
     alerts_published: int = 0
     alerts_deduplicated: int = 0
     checkpoints: int = 0
@@ -111,6 +112,9 @@ class PredwatchWorker:
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty: set[int] = set()
+        # where each assigned partition is read from: just after what its state includes (set
+        # when the assignment has been handled; messages of other partitions wait for it)
+        self._positions: dict[int, int] = {}
         self._uncounted: dict[str, int] = {}
         self._inflight: list[Any] = []
         self._events_per_message: dict[int, float] = {}  # moving average, for lag in events
@@ -178,11 +182,23 @@ class PredwatchWorker:
             ready, reasons = worker.readiness()
             return web.json({"ready": ready, "reasons": reasons}, status=200 if ready else 503)
 
+        app.predwatch_positions = self._seek_positions  # read by _Consumer.perform_seek
         self.app = app
         return app
 
+    def _seek_positions(self) -> dict[Any, int]:
+        """Where the partitions whose assignment was handled are read from (see _on_assigned)."""
+        topic = self.topics["predictions"]
+        return {TP(topic, p): offset for p, offset in self._positions.items()}
+
     async def _on_message(self, message: Any) -> None:
         async with self._lock:
+            if message.partition not in self._positions:
+                # read before this worker restored the partition and sought (Faust's recovery
+                # resumes from the group's committed offsets, which may run ahead of the
+                # checkpoint): it is read again from the right place, so it is not handled now
+                self.status.early_skipped += 1
+                return
             st = self.status
             st.messages += 1
             st.last_message_at = time.monotonic()
@@ -385,8 +401,18 @@ class PredwatchWorker:
                     continue
                 ps = self.monitor.restore(p, data)
                 log.info("partition %d restored from checkpoint at offset %d (%d keys)", p, ps.offset, len(ps.keys))
-            resume = {TP(topic, p): ps.offset + 1 for p in sorted(mine)
-                      if (ps := self.monitor.partitions.get(p)) is not None and ps.offset >= 0}
+            # Every assigned partition is read from just after what its state includes: the
+            # checkpoint's offset, or the start when there is no checkpoint.  Never from the
+            # group's committed offsets alone: Faust commits what was handled every second, so
+            # an owner killed between two checkpoints leaves commits ahead of its checkpoint
+            # (the events in between would be lost).  Faust's recovery seeks to the committed
+            # offsets too, before or after this handler: _Consumer.perform_seek applies these
+            # positions again after its own seek, and messages read before they are known are
+            # not handled (_on_message).
+            for p in mine:
+                ps = self.monitor.partitions.get(p)
+                self._positions[p] = ps.offset + 1 if ps is not None else 0
+            resume = {TP(topic, p): self._positions[p] for p in sorted(mine)}
             if resume:
                 # seek_wait runs the seek in the consumer's thread: Faust's plain seek() calls
                 # aiokafka from this thread, racing the fetcher (a KeyError that stopped a worker
@@ -402,6 +428,7 @@ class PredwatchWorker:
             self._flush_counts()
             await self._checkpoint_all(gone)
             for p in gone:
+                self._positions.pop(p, None)
                 ps = self.monitor.partitions.get(p)
                 for ks in (ps.keys.values() if ps is not None else ()):
                     self.metrics.forget(ks.model, ks.version)  # the new owner exports this key now
@@ -511,7 +538,8 @@ class PredwatchWorker:
             "checks": {"broker": st.broker_ok, "redis": st.redis_ok, "assignment": st.assignment_done},
             "not_ready": reasons,
             "counters": {"messages": st.messages, "events_counted": st.counted, "deadlettered": st.deadlettered,
-                         "duplicates_skipped": st.duplicates_skipped, "alerts_published": st.alerts_published,
+                         "duplicates_skipped": st.duplicates_skipped, "early_skipped": st.early_skipped,
+                         "alerts_published": st.alerts_published,
                          "alerts_deduplicated": st.alerts_deduplicated, "checkpoints": st.checkpoints,
                          "checkpoint_errors": st.checkpoint_errors},
             "seconds": {"handling": round(st.handle_seconds, 3), "checkpointing": round(st.checkpoint_seconds, 3)},
@@ -530,6 +558,18 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Faust's recovery seeks every partition to the group's committed offset; the worker's
+        own positions (from its checkpoints) then win, whichever of the two ran first."""
+        await super().perform_seek()
+        positions = getattr(self.app, "predwatch_positions", None)
+        if positions is not None:
+            mine = positions()
+            assigned = self.assignment()
+            mine = {tp: offset for tp, offset in mine.items() if tp in assigned}
+            if mine:
+                await self.seek_wait(mine)
 
 
 class ShortPollTransport(faust_aiokafka.Transport):

@@ -161,6 +161,45 @@ def test_restart_mid_stream_keeps_windows_loses_nothing_and_duplicates_no_alert(
         second.stop()
 
 
+def test_an_owner_killed_before_its_first_checkpoint_loses_no_event(kafka_url, kafka_bootstrap, redis_url, tmp_path):
+    """Faust commits what a worker handled every second; the worker checkpoints its state every
+    few seconds.  An owner killed in between leaves the group's committed offsets ahead of its
+    checkpoint (here: no checkpoint at all).  The next owner must read from what its state holds
+    (the start), not from the committed offsets, or those events are never counted."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from registry.monitoring import CheckpointStore
+
+    prefix = "e2enocheckpoint"
+    settings = Settings(kafka=kafka_url, topic_prefix=prefix, partitions=1)
+    env = {"PREDWATCH_PARTITIONS": "1"}
+    first = WorkerProcess(kafka_url=kafka_url, redis_url=redis_url, prefix=prefix, state_dir=tmp_path, rules=RULES,
+                          env=env, checkpoint_interval_s=3600).start()
+    rng = np.random.default_rng(11)
+    with PredictionPublisher(settings=settings, max_batch_events=250) as pub:
+        publish(pub, rng, "killed-early", 3_000, t0=1_800_000_000.0)
+    first.wait_for(lambda: first.health()["counters"]["events_counted"] == 3_000, 60, "3,000 events counted")
+    group = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"{prefix}-monitor"})
+    topic = f"{prefix}.predictions"
+    _, end = group.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+    first.wait_for(lambda: group.committed([TopicPartition(topic, 0)], timeout=5)[0].offset >= end, 30,
+                   f"the group's offset committed past all {end} messages")
+    group.close()
+    assert CheckpointStore(redis_url, prefix=prefix).load(f"{prefix}-monitor", topic, 0) is None
+    assert first.stop(signal.SIGKILL) != 0
+    second = WorkerProcess(kafka_url=kafka_url, redis_url=redis_url, prefix=prefix, state_dir=tmp_path, rules=RULES,
+                           env=env).start()
+    try:
+        second.wait_for(lambda: second.health()["counters"]["events_counted"] >= 3_000, 60, "3,000 events counted again")
+        snapshots = TopicReader(kafka_bootstrap, f"{prefix}.metrics")
+        second.wait_for(lambda: [s for s in snapshots.json() if s["metrics"]["events_total"] == 3_000], 30,
+                        "a snapshot of all 3,000 events")
+        assert second.health()["counters"]["events_counted"] == 3_000
+        snapshots.close()
+    finally:
+        second.stop()
+
+
 def test_rule_changes_reach_the_running_worker(fleet, kafka_url, redis_url):
     from agents.alerting import AlertManager
 

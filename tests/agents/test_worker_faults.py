@@ -45,13 +45,19 @@ def test_two_workers_one_leaves_mid_stream_no_event_lost_or_counted_twice(kafka_
                     b.stop(sig)
         snapshots = TopicReader(kafka_bootstrap, f"{prefix}.metrics")
 
+        seen: dict[str, float] = {}
+
         def final_counts():
             best: dict[str, float] = {}
             for s in snapshots.json():
                 best[s["model"]] = max(best.get(s["model"], 0), s["metrics"]["events_total"])
+            seen.update(best)
             return best if best == {m: float(n) for m, n in sent.items()} else None
 
-        a.wait_for(final_counts, 120, f"every model's window to count exactly {dict(sent)}")
+        try:
+            a.wait_for(final_counts, 120, f"every model's window to count exactly {dict(sent)}")
+        except AssertionError as exc:  # say whether events were lost, counted twice or just late
+            raise AssertionError(f"counted {seen}, sent {dict(sent)}: {exc}") from None
     finally:
         a.stop()
         b.stop()

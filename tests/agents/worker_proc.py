@@ -20,8 +20,9 @@ from streams.embedded import free_port
 
 class WorkerProcess:
     def __init__(self, *, kafka_url: str, redis_url: str, prefix: str, state_dir: Path, rules: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, checkpoint_interval_s: float = 0.5) -> None:
         self.port = free_port()
+        self.checkpoint_interval_s = checkpoint_interval_s
         self.log_path = state_dir / f"worker-{self.port}.log"
         self.env = {**os.environ, "PREDWATCH_KAFKA": kafka_url, "PREDWATCH_REDIS": redis_url,
                     "PREDWATCH_TOPIC_PREFIX": prefix, "PREDWATCH_STATE_DIR": str(state_dir),
@@ -32,7 +33,7 @@ class WorkerProcess:
     def start(self, timeout_s: float = 60.0) -> "WorkerProcess":
         out = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "agents.cli", "worker", "--web-port", str(self.port),
-                                      "--checkpoint-interval", "0.5"], env=self.env, stdout=out,
+                                      "--checkpoint-interval", str(self.checkpoint_interval_s)], env=self.env, stdout=out,
                                      stderr=subprocess.STDOUT)
         self.wait_for(lambda: self.ready(), timeout_s, "worker ready")
         return self
