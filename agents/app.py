@@ -187,9 +187,14 @@ class PredwatchWorker:
         return app
 
     def _seek_positions(self) -> dict[Any, int]:
-        """Where the partitions whose assignment was handled are read from (see _on_assigned)."""
+        """Where the partitions whose assignment was handled are read from now: just after the
+        last message their state holds (see _on_assigned)."""
         topic = self.topics["predictions"]
-        return {TP(topic, p): offset for p, offset in self._positions.items()}
+        out = {}
+        for p, offset in self._positions.items():
+            ps = self.monitor.partitions.get(p)
+            out[TP(topic, p)] = ps.offset + 1 if ps is not None and ps.offset >= 0 else offset
+        return out
 
     async def _on_message(self, message: Any) -> None:
         async with self._lock:
