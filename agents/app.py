@@ -112,9 +112,9 @@ class PredwatchWorker:
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty: set[int] = set()
-        # where each assigned partition is read from: just after what its state includes (set
-        # when the assignment has been handled; messages of other partitions wait for it)
-        self._positions: dict[int, int] = {}
+        # assigned partitions whose assignment was handled (restored, sought); messages of other
+        # partitions wait for it (see _on_assigned)
+        self._placed: set[int] = set()
         self._uncounted: dict[str, int] = {}
         self._inflight: list[Any] = []
         self._events_per_message: dict[int, float] = {}  # moving average, for lag in events
@@ -186,19 +186,20 @@ class PredwatchWorker:
         self.app = app
         return app
 
+    def _position(self, partition: int) -> int:
+        """Where a partition is read from: just after the last message its state holds, or the
+        start without state (never the group's committed offset, see _on_assigned)."""
+        ps = self.monitor.partitions.get(partition)
+        return ps.offset + 1 if ps is not None else 0
+
     def _seek_positions(self) -> dict[Any, int]:
-        """Where the partitions whose assignment was handled are read from now: just after the
-        last message their state holds (see _on_assigned)."""
+        """:meth:`_position` of every partition whose assignment was handled."""
         topic = self.topics["predictions"]
-        out = {}
-        for p, offset in self._positions.items():
-            ps = self.monitor.partitions.get(p)
-            out[TP(topic, p)] = ps.offset + 1 if ps is not None and ps.offset >= 0 else offset
-        return out
+        return {TP(topic, p): self._position(p) for p in self._placed}
 
     async def _on_message(self, message: Any) -> None:
         async with self._lock:
-            if message.partition not in self._positions:
+            if message.partition not in self._placed:
                 # read before this worker restored the partition and sought (Faust's recovery
                 # resumes from the group's committed offsets, which may run ahead of the
                 # checkpoint): it is read again from the right place, so it is not handled now
@@ -414,10 +415,8 @@ class PredwatchWorker:
             # offsets too, before or after this handler: _Consumer.perform_seek applies these
             # positions again after its own seek, and messages read before they are known are
             # not handled (_on_message).
-            for p in mine:
-                ps = self.monitor.partitions.get(p)
-                self._positions[p] = ps.offset + 1 if ps is not None else 0
-            resume = {TP(topic, p): self._positions[p] for p in sorted(mine)}
+            self._placed |= mine
+            resume = {TP(topic, p): self._position(p) for p in sorted(mine)}
             if resume:
                 # seek_wait runs the seek in the consumer's thread: Faust's plain seek() calls
                 # aiokafka from this thread, racing the fetcher (a KeyError that stopped a worker
@@ -433,7 +432,7 @@ class PredwatchWorker:
             self._flush_counts()
             await self._checkpoint_all(gone)
             for p in gone:
-                self._positions.pop(p, None)
+                self._placed.discard(p)
                 ps = self.monitor.partitions.get(p)
                 for ks in (ps.keys.values() if ps is not None else ()):
                     self.metrics.forget(ks.model, ks.version)  # the new owner exports this key now

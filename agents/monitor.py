@@ -181,8 +181,8 @@ class Monitor:
         if type(events) is ColumnBatch:  # a columnar envelope: one key, predictions only, columns already
             ks = self._key(ps, events.model, events.version)
             out.key = ks.key
-            every = self.settings.eval_events if self.evaluate_inline else 1 << 62
-            self._add_predictions(ks, None, out, partition, every, cols=from_column_batch(events), ids=events.event_id)
+            self._add_predictions(ks, None, out, partition, self._every(), cols=from_column_batch(events),
+                                  ids=events.event_id)
             self._bound(ks)
             return out
         if len(events) == 1 or len(events.versions if isinstance(events, EventBatch)
@@ -210,8 +210,7 @@ class Monitor:
     def _add(self, ks: KeyState, events: list[PredictionEvent], out: Outcome, *, topic: str, partition: int,
              offset: int, now: float | None) -> None:
         """Count events in order: runs of predictions, and feedback joined to the predictions before it."""
-        s = self.settings
-        every = s.eval_events if self.evaluate_inline else 1 << 62
+        every = self._every()
         if (isinstance(events, EventBatch) or len(events) == 1 and events[0].kind == "prediction"
                 or "feedback" not in set(map(_KIND, events))):
             self._add_predictions(ks, events, out, partition, every)  # the common case: predictions only
@@ -227,6 +226,10 @@ class Monitor:
             if start < len(events):
                 self._add_predictions(ks, events[start:], out, partition, every)
         self._bound(ks)
+
+    def _every(self) -> int:
+        """Events between inline evaluations (none when the caller evaluates)."""
+        return self.settings.eval_events if self.evaluate_inline else 1 << 62
 
     def _bound(self, ks: KeyState) -> None:
         """Keep the feedback join buffer bounded and push full buffers into the bank."""
